@@ -1,0 +1,80 @@
+// Threshold a probability map into a packed mask, then close and open it.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "morph.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace ichbench {
+
+// prob > threshold, packed 64 pixels per word (NaN is never greater, so it is 0).
+inline void pack_threshold(const float* prob, float threshold, BitImage& img) {
+    const int w = img.width;
+    for (int y = 0; y < img.height; ++y) {
+        const float* p = prob + std::size_t(y) * w;
+        uint64_t* r = img.row(y);
+        for (int i = 0; i < img.words; ++i) {
+            const int x0 = i * 64;
+            const int end = (x0 + 64 < w) ? x0 + 64 : w;
+            uint64_t word = 0;
+            int x = x0;
+#if defined(__SSE2__)
+            const __m128 t = _mm_set1_ps(threshold);
+            for (; x + 4 <= end; x += 4) {
+                const int m = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + x), t));
+                word |= uint64_t(m) << (x - x0);
+            }
+#endif
+            for (; x < end; ++x) word |= uint64_t(p[x] > threshold) << (x - x0);
+            r[i] = word;
+        }
+    }
+}
+
+// One byte per pixel (0 or 1), eight pixels at a time through a table.
+inline void unpack(const BitImage& img, uint8_t* out) {
+    static const auto table = [] {
+        struct T { uint64_t v[256]; } t{};
+        for (int b = 0; b < 256; ++b) {
+            uint64_t v = 0;
+            for (int j = 0; j < 8; ++j) v |= uint64_t((b >> j) & 1) << (8 * j);
+            t.v[b] = v;
+        }
+        return t;
+    }();
+    const int w = img.width;
+    for (int y = 0; y < img.height; ++y) {
+        const uint64_t* r = img.row(y);
+        uint8_t* o = out + std::size_t(y) * w;
+        int x = 0;
+        for (int i = 0; i < img.words; ++i) {
+            uint64_t word = r[i];
+            for (int byte = 0; byte < 8 && x < w; ++byte, word >>= 8) {
+                const uint64_t v = table.v[word & 0xFF];
+                if (x + 8 <= w) {
+                    std::memcpy(o + x, &v, 8);  // little-endian byte order: pixel x first
+                    x += 8;
+                } else {
+                    for (int j = 0; x < w; ++j, ++x) o[x] = uint8_t((v >> (8 * j)) & 1);
+                }
+            }
+        }
+    }
+}
+
+// The paper's post-processing for one slice; close/open of 0 skip that step.
+inline void binarize_slice(const float* prob, int h, int w, float threshold, int close_k, int open_k,
+                           uint8_t* out, MorphScratch& s, BitImage& img) {
+    if (img.height != h || img.width != w) img = BitImage(h, w);
+    pack_threshold(prob, threshold, img);
+    if (close_k > 0) close(img, close_k, s);
+    if (open_k > 0) open(img, open_k, s);
+    unpack(img, out);
+}
+
+}  // namespace ichbench

@@ -1,0 +1,148 @@
+// pybind11 bindings of the post-processing core: ichbench._post.
+// Arrays arrive already checked (dtype, rank, contiguity) by ichbench/post.py;
+// noconvert() makes sure no silent copy can happen if that layer is bypassed.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "binarize.hpp"
+#include "stitch.hpp"
+
+namespace py = pybind11;
+using namespace ichbench;
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+using CornerArray = py::array_t<int64_t, py::array::c_style>;
+
+namespace {
+
+// Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks.
+template <typename Fn>
+void parallel_for(int n, int threads, Fn fn) {
+    threads = std::max(1, std::min(threads, n));
+    if (threads == 1) {
+        fn(0, n);
+        return;
+    }
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(threads);
+    const int chunk = (n + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t) {
+        const int b = t * chunk, e = std::min(n, b + chunk);
+        pool.emplace_back([&, t, b, e] {
+            try {
+                if (b < e) fn(b, e);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    for (auto& err : errors)
+        if (err) std::rethrow_exception(err);
+}
+
+Layout make_layout(const CornerArray& corners, int h, int w, int height, int width) {
+    if (corners.ndim() != 2 || corners.shape(1) != 2) throw std::invalid_argument("corners must have shape (N, 2)");
+    if (h <= 0 || w <= 0 || height <= 0 || width <= 0) throw std::invalid_argument("sizes must be positive");
+    Layout L{corners.data(), int(corners.shape(0)), h, w, height, width};
+    for (int k = 0; k < L.n; ++k) {
+        const int64_t r = L.corners[2 * k], c = L.corners[2 * k + 1];
+        if (r < 0 || c < 0 || r + h > height || c + w > width)
+            throw std::invalid_argument("window " + std::to_string(k) + " at (" + std::to_string(r) + ", " +
+                                        std::to_string(c) + ") of size " + std::to_string(h) + "x" +
+                                        std::to_string(w) + " lies outside the " + std::to_string(height) +
+                                        "x" + std::to_string(width) + " image");
+    }
+    return L;
+}
+
+py::array_t<float> py_gaussian_window(int h, int w) {
+    if (h <= 0 || w <= 0) throw std::invalid_argument("window size must be positive");
+    auto g = gaussian_window(h, w);
+    py::array_t<float> out({h, w});
+    std::copy(g.begin(), g.end(), out.mutable_data());
+    return out;
+}
+
+py::array_t<float> py_reciprocal_weights(const CornerArray& corners, int h, int w, int height, int width,
+                                         std::optional<FloatArray> weight) {
+    const Layout L = make_layout(corners, h, w, height, width);
+    const float* wp = weight ? weight->data() : nullptr;
+    std::vector<float> recip;
+    {
+        py::gil_scoped_release release;
+        recip = reciprocal_weights(L, wp);
+    }
+    py::array_t<float> out({height, width});
+    std::copy(recip.begin(), recip.end(), out.mutable_data());
+    return out;
+}
+
+py::array_t<float> py_stitch(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
+                             std::optional<FloatArray> weight, int threads) {
+    if (patches.ndim() != 4) throw std::invalid_argument("patches must have shape (B, N, h, w)");
+    if (recip.ndim() != 2) throw std::invalid_argument("recip must have shape (H, W)");
+    const int b = int(patches.shape(0)), h = int(patches.shape(2)), w = int(patches.shape(3));
+    const int height = int(recip.shape(0)), width = int(recip.shape(1));
+    const Layout L = make_layout(corners, h, w, height, width);
+    if (patches.shape(1) != L.n)
+        throw std::invalid_argument(std::to_string(patches.shape(1)) + " windows but " + std::to_string(L.n) +
+                                    " corners");
+    py::array_t<float> out({b, height, width});
+    const float* src = patches.data();
+    const float* rp = recip.data();
+    const float* wp = weight ? weight->data() : nullptr;
+    float* dst = out.mutable_data();
+    const std::size_t in_step = std::size_t(L.n) * h * w, out_step = std::size_t(height) * width;
+    {
+        py::gil_scoped_release release;
+        parallel_for(b, threads, [&](int lo, int hi) {
+            for (int i = lo; i < hi; ++i) stitch_slice(src + i * in_step, L, wp, rp, dst + i * out_step);
+        });
+    }
+    return out;
+}
+
+py::array_t<uint8_t> py_binarize(const FloatArray& prob, float threshold, int close_k, int open_k, int threads) {
+    if (prob.ndim() != 3) throw std::invalid_argument("prob must have shape (B, H, W)");
+    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    const int b = int(prob.shape(0)), height = int(prob.shape(1)), width = int(prob.shape(2));
+    py::array_t<uint8_t> out({b, height, width});
+    const float* src = prob.data();
+    uint8_t* dst = out.mutable_data();
+    const std::size_t step = std::size_t(height) * width;
+    if (step == 0) return out;
+    {
+        py::gil_scoped_release release;
+        parallel_for(b, threads, [&](int lo, int hi) {
+            MorphScratch scratch;
+            BitImage img(height, width);
+            for (int i = lo; i < hi; ++i)
+                binarize_slice(src + i * step, height, width, threshold, close_k, open_k, dst + i * step, scratch,
+                               img);
+        });
+    }
+    return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_post, m) {
+    m.doc() = "ichbench post-processing core: stitching, thresholding, closing and opening";
+    m.def("gaussian_window", &py_gaussian_window, py::arg("h"), py::arg("w"));
+    m.def("reciprocal_weights", &py_reciprocal_weights, py::arg("corners").noconvert(), py::arg("h"), py::arg("w"),
+          py::arg("height"), py::arg("width"), py::arg("weight").noconvert() = py::none());
+    m.def("stitch", &py_stitch, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
+          py::arg("recip").noconvert(), py::arg("weight").noconvert() = py::none(), py::arg("threads") = 1);
+    m.def("binarize", &py_binarize, py::arg("prob").noconvert(), py::arg("threshold"), py::arg("close"),
+          py::arg("open"), py::arg("threads") = 1);
+}

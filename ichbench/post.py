@@ -1,0 +1,136 @@
+"""Post-processing: the window grid, stitching window probabilities, thresholding and morphology.
+
+The Python face of the C++ core ``ichbench._post``: it checks dtype, rank and
+contiguity (never copying a large array behind the caller's back), then calls it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ichbench import _post
+
+WEIGHTINGS = ("mean", "gaussian")
+
+
+def grid(shape: tuple[int, int], size: int = 160, stride: int = 80) -> np.ndarray:
+    """Top-left (row, col) corners of the window grid; the last window is clamped to the edge."""
+    height, width = (int(v) for v in shape)
+    if size <= 0 or stride <= 0:
+        raise ValueError(f"window size and stride must be positive, got size={size}, stride={stride}")
+    if height < size or width < size:
+        raise ValueError(f"image {height}x{width} is smaller than the {size}x{size} window")
+    rows, cols = _positions(height, size, stride), _positions(width, size, stride)
+    corners = np.array([(r, c) for r in rows for c in cols], dtype=np.int64)
+    return corners
+
+
+def _positions(length: int, size: int, stride: int) -> list[int]:
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] + size < length:
+        starts.append(length - size)
+    return starts
+
+
+def stitch(
+    patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str = "mean"
+) -> np.ndarray:
+    """Stitch (N, h, w) float32 windows at `corners` into one (H, W) float32 map."""
+    _require(patches, "patches", 3, np.float32)
+    return stitch_batch(patches[None], corners, shape, weighting)[0]
+
+
+def stitch_batch(
+    patches: np.ndarray,
+    corners: np.ndarray,
+    shape: tuple[int, int],
+    weighting: str = "mean",
+    threads: int = 1,
+) -> np.ndarray:
+    """Stitch (B, N, h, w) float32 windows sharing one corner list into (B, H, W) float32 maps."""
+    _require(patches, "patches", 4, np.float32)
+    corners = _corners(corners, patches.shape[1])
+    height, width = _shape(shape)
+    _threads(threads)
+    h, w = patches.shape[2:]
+    weight = _gaussian(h, w) if _weighting(weighting) == "gaussian" else None
+    recip = _reciprocal(corners.tobytes(), h, w, height, width, weighting)
+    return _post.stitch(patches, corners, recip, weight, threads)
+
+
+def binarize(
+    prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1
+) -> np.ndarray:
+    """Threshold (strictly greater), then close and open with square kernels as OpenCV does; 0 skips."""
+    if not isinstance(prob, np.ndarray) or prob.ndim not in (2, 3):
+        raise ValueError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")
+    _require(prob, "prob", prob.ndim, np.float32)
+    for name, k in (("close", close), ("open", open)):
+        if int(k) != k or k < 0:
+            raise ValueError(f"{name} kernel size must be an integer >= 0, got {k}")
+    _threads(threads)
+    batch = prob if prob.ndim == 3 else prob[None]
+    out = _post.binarize(batch, float(threshold), int(close), int(open), int(threads))
+    return out if prob.ndim == 3 else out[0]
+
+
+def _describe(a: object) -> str:
+    if isinstance(a, np.ndarray):
+        return f"array of shape {a.shape} and dtype {a.dtype}"
+    return type(a).__name__
+
+
+def _require(a: object, name: str, ndim: int, dtype: type) -> None:
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array (use tensor.numpy() for torch), got {_describe(a)}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {_describe(a)}")
+    if a.dtype != dtype:
+        raise ValueError(f"{name} must be {np.dtype(dtype).name}, got {a.dtype} (convert it explicitly)")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray), got strides {a.strides}")
+
+
+def _corners(corners: np.ndarray, n: int) -> np.ndarray:
+    c = np.asarray(corners)
+    if c.ndim != 2 or c.shape[1] != 2 or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"corners must be an (N, 2) integer array, got {_describe(c)}")
+    if c.shape[0] != n:
+        raise ValueError(f"{n} windows but {c.shape[0]} corners")
+    return np.ascontiguousarray(c, dtype=np.int64)  # at most a few hundred bytes
+
+
+def _shape(shape: tuple[int, int]) -> tuple[int, int]:
+    if len(shape) != 2 or any(int(v) <= 0 for v in shape):
+        raise ValueError(f"shape must be two positive integers (H, W), got {shape}")
+    return int(shape[0]), int(shape[1])
+
+
+def _threads(threads: int) -> None:
+    if int(threads) != threads or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads}")
+
+
+def _weighting(weighting: str) -> str:
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    return weighting
+
+
+@lru_cache(maxsize=8)
+def _gaussian(h: int, w: int) -> np.ndarray:
+    g = _post.gaussian_window(h, w)
+    g.flags.writeable = False
+    return g
+
+
+@lru_cache(maxsize=16)
+def _reciprocal(corner_bytes: bytes, h: int, w: int, height: int, width: int, weighting: str) -> np.ndarray:
+    # Cached: every slice of a data set shares one grid, so coverage is computed once.
+    corners = np.frombuffer(corner_bytes, dtype=np.int64).reshape(-1, 2)
+    weight = _gaussian(h, w) if weighting == "gaussian" else None
+    recip = _post.reciprocal_weights(corners, h, w, height, width, weight)
+    recip.flags.writeable = False
+    return recip
