@@ -1,12 +1,16 @@
-"""The `ichbench` command line: one small function per subcommand."""
+"""The `ichbench` command line: one small function per subcommand, grouped by topic."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from ichbench import __version__
+from ichbench.cli import data
 from ichbench.errors import IchbenchError
+
+TOPICS = [data]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,23 +19,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ichbench", description="Benchmark harness for intracranial-hemorrhage segmentation on head CT."
     )
     parser.add_argument("--version", action="version", version=f"ichbench {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for topic in TOPICS:
+        topic.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: user errors print one line and exit 2, no traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"ichbench: warning: {msg}\n"
     try:
         return int(args.func(args) or 0)
     except IchbenchError as exc:
         print(f"ichbench: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    except KeyboardInterrupt:
+        print("ichbench: interrupted", file=sys.stderr)
+        return 130

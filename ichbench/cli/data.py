@@ -1,0 +1,84 @@
+"""`ichbench data check|phantom|fetch`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `data` subcommands."""
+    data = sub.add_parser("data", help="check, generate or fetch data sets").add_subparsers(
+        dest="data_command", metavar="ACTION", required=True
+    )
+    check = data.add_parser("check", help="detect the layout, validate and summarise a data folder")
+    check.add_argument("path", type=Path)
+    check.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    check.add_argument("--no-cache", action="store_true", help="read the files even if a cached copy exists")
+    check.set_defaults(func=cmd_check)
+
+    phantom = data.add_parser("phantom", help="write the built-in synthetic head-CT data set")
+    phantom.add_argument("out", type=Path)
+    phantom.add_argument("--subjects", type=int, default=10)
+    phantom.add_argument("--slices", type=int, default=24)
+    phantom.add_argument("--size", type=int, default=640)
+    phantom.add_argument("--seed", type=int, default=0)
+    phantom.add_argument("--layout", choices=("jpg", "nifti"), default="jpg")
+    phantom.set_defaults(func=cmd_phantom)
+
+    fetch = data.add_parser("fetch", help="download a CT-ICH release from PhysioNet, verify and check it")
+    fetch.add_argument("--version", dest="release", choices=("1.0.0", "1.3.1"), required=True)
+    fetch.add_argument("--out", type=Path, required=True)
+    fetch.add_argument("--base-url", default=None, help="mirror of physionet.org (default: physionet.org)")
+    fetch.set_defaults(func=cmd_fetch)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a data folder and print its summary."""
+    from ichbench.data.check import summarize
+    from ichbench.data.load import load_dataset
+
+    summary = summarize(load_dataset(args.path, use_cache=not args.no_cache))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def print_summary(summary: dict) -> None:
+    """A data-set summary as a rich table."""
+    table = Table(title=f"{summary['name']} ({summary['layout']})", show_header=False)
+    for key, value in summary.items():
+        if key in ("name", "layout"):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(value)
+        table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
+
+
+def cmd_phantom(args: argparse.Namespace) -> int:
+    """Write a phantom data set."""
+    from ichbench.data.phantom_write import write_phantom
+
+    out = write_phantom(args.out, args.subjects, args.slices, args.size, args.seed, args.layout)
+    print(f"wrote phantom ({args.layout}, {args.subjects} subjects x {args.slices} slices, {args.size} px) to {out}")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Download, verify, unpack and check a release."""
+    from ichbench.data.check import summarize
+    from ichbench.data.fetch import fetch
+    from ichbench.data.load import load_dataset
+
+    out = fetch(args.release, args.out, args.base_url)
+    print_summary(summarize(load_dataset(out)))
+    return 0

@@ -1,0 +1,88 @@
+"""A content-hash keyed cache of loaded data sets: .npy files read back with memory mapping."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ichbench.data.dataset import Subject
+
+FORMAT = 1  # bump when what the readers produce changes
+ARRAYS = ("image", "mask", "labels", "slice_numbers", "bone")
+
+
+def default_cache_dir() -> Path:
+    """$ICHBENCH_CACHE, else ~/.cache/ichbench."""
+    env = os.environ.get("ICHBENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "ichbench"
+
+
+def fingerprint(root: Path) -> str:
+    """SHA-256 over every file's relative path and content below root (hidden files excluded)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in Path(root).rglob("*") if p.is_file() and not _hidden(p, root))
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def entry_dir(cache_dir: Path, layout: str, key: str, bone: bool) -> Path:
+    """Where one data set's arrays live in the cache."""
+    return Path(cache_dir) / f"{layout}-{key[:24]}-v{FORMAT}{'-bone' if bone else ''}"
+
+
+def load_cached(entry: Path) -> list[Subject] | None:
+    """The cached subjects, memory-mapped, or None when absent or damaged."""
+    meta_path = entry / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        subjects = []
+        for item in meta["subjects"]:
+            arrays = {
+                name: np.load(entry / f"{item['file']}.{name}.npy", mmap_mode="r")
+                for name in ARRAYS
+                if (entry / f"{item['file']}.{name}.npy").exists()
+            }
+            spacing = tuple(item["spacing"]) if item["spacing"] else None
+            subjects.append(Subject(id=item["id"], spacing=spacing, **arrays))
+        return subjects
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged entry is rebuilt rather than trusted
+
+
+def store(entry: Path, subjects: list[Subject]) -> None:
+    """Write the subjects into a temporary folder, then rename it into place."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
+    try:
+        items = []
+        for i, s in enumerate(subjects):
+            name = f"{i:04d}"
+            for array_name in ARRAYS:
+                value = getattr(s, array_name)
+                if value is not None:
+                    np.save(tmp / f"{name}.{array_name}.npy", np.ascontiguousarray(value))
+            items.append({"id": s.id, "file": name, "spacing": list(s.spacing) if s.spacing else None})
+        (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "subjects": items}))
+        if entry.exists():
+            shutil.rmtree(entry)
+        os.replace(tmp, entry)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

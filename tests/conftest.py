@@ -1,0 +1,68 @@
+"""Shared fixtures: small phantom data sets on disk, an isolated cache, the real data when present."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ichbench.data.phantom_write import write_phantom
+
+REAL_DATA = Path(os.environ.get("ICHBENCH_CTICH", Path(__file__).resolve().parents[2] / "shared" / "ctich-1.0.0"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data cache, so none sees another's cached arrays."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("ICHBENCH_CACHE", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def phantom_jpg_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_phantom(tmp_path_factory.mktemp("ph") / "jpg", subjects=5, slices=6, size=96, seed=3, layout="jpg")
+
+
+@pytest.fixture(scope="session")
+def phantom_nifti_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_phantom(tmp_path_factory.mktemp("ph") / "nii", subjects=4, slices=5, size=80, seed=4, layout="nifti")
+
+
+@pytest.fixture
+def phantom_jpg(phantom_jpg_master: Path, tmp_path: Path) -> Path:
+    """A private copy of a small JPG-layout phantom that a test may damage."""
+    return Path(shutil.copytree(phantom_jpg_master, tmp_path / "jpg"))
+
+
+@pytest.fixture
+def phantom_nifti(phantom_nifti_master: Path, tmp_path: Path) -> Path:
+    """A private copy of a small NIfTI-layout phantom that a test may damage."""
+    return Path(shutil.copytree(phantom_nifti_master, tmp_path / "nii"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The CT-ICH v1.0.0 release beside the checkout; the test is skipped only when it is absent."""
+    if not (REAL_DATA / "hemorrhage_diagnosis.csv").exists():
+        pytest.skip(f"CT-ICH v1.0.0 not found at {REAL_DATA}")
+    return REAL_DATA
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Run the installed `ichbench` console script (in tmp_path, away from the source tree)."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "ichbench"
+
+    def run(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+        full_env = dict(os.environ, **(env or {}))
+        return subprocess.run(
+            [str(exe), *map(str, args)], capture_output=True, text=True, cwd=tmp_path, timeout=timeout, env=full_env
+        )
+
+    return run

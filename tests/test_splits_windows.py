@@ -1,0 +1,133 @@
+"""Folds, training windows, the sampler and the augmentation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ichbench.augment import Augmentation, augment, random_affines
+from ichbench.data import Dataset, Subject, load_dataset
+from ichbench.errors import DataError
+from ichbench.splits import load_splits, make_splits, save_splits
+from ichbench.windows import WindowSampler, training_windows
+
+
+def _subject(sid: str, positive_slices: list[int], n: int = 4, size: int = 64) -> Subject:
+    rng = np.random.default_rng(abs(hash(sid)) % 1000)
+    mask = np.zeros((n, size, size), np.uint8)
+    for z in positive_slices:
+        mask[z, 10:20, 40:50] = 1
+    labels = np.zeros((n, 7), np.uint8)
+    labels[:, 5] = ~mask.reshape(n, -1).any(1)
+    image = rng.integers(0, 255, (n, size, size), dtype=np.uint8)
+    return Subject(sid, image, mask, labels, np.arange(1, n + 1))
+
+
+def _dataset(n_pos: int = 8, n_neg: int = 12) -> Dataset:
+    subjects = [_subject(f"p{i}", [1, 2]) for i in range(n_pos)] + [_subject(f"n{i}", []) for i in range(n_neg)]
+    return Dataset("toy", "folder", "f" * 64, subjects)
+
+
+def test_folds_partition_subjects_and_spread_positives() -> None:
+    ds = _dataset()
+    folds = make_splits(ds, k=5, seed=1)
+    tests = [set(f.test) for f in folds]
+    assert set().union(*tests) == set(ds.ids) and sum(map(len, tests)) == len(ds.ids)
+    assert [sum(s.startswith("p") for s in t) for t in tests] == [2, 2, 2, 1, 1]
+    for f in folds:
+        assert not set(f.test) & (set(f.train) | set(f.val))
+        assert set(f.val) <= set(ds.ids) and not set(f.val) & set(f.train)
+        assert any(s.startswith("p") for s in f.val)  # best-epoch selection needs a positive subject
+    assert make_splits(ds, k=5, seed=1) == folds and make_splits(ds, k=5, seed=2) != folds
+
+
+def test_split_file_round_trip_and_validation(tmp_path: Path) -> None:
+    ds = _dataset()
+    folds = make_splits(ds, k=4, seed=0)
+    save_splits(tmp_path / "splits.json", folds, ds, seed=0)
+    assert load_splits(tmp_path / "splits.json", ds) == folds
+    doc = json.loads((tmp_path / "splits.json").read_text())
+    doc["folds"][0]["test"].append("ghost")
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="bad.json: fold 0 names unknown subject"):
+        load_splits(tmp_path / "bad.json", ds)
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(DataError, match="broken.json: not a valid split file"):
+        load_splits(tmp_path / "broken.json")
+
+
+def test_training_windows_follow_the_papers_undersampling() -> None:
+    subjects = [_subject("p", [1, 2]), _subject("n", [])]
+    ws = training_windows(subjects, size=32, stride=16, seed=0)
+    # The lesion (rows 10:20, cols 40:50) lies in the windows at r in {0, 16}, c in {16, 32}.
+    slots = {}
+    for slot, r, c in ws.index.tolist():
+        slots.setdefault(slot, []).append((r, c))
+    assert len(ws.images) == 4  # 2 positive slices + 1 negative slice of each subject
+    positive = [v for v in slots.values() if len(v) == 4]
+    assert len(positive) == 2 and all(sorted(v) == [(0, 16), (0, 32), (16, 16), (16, 32)] for v in positive)
+    assert sorted(len(v) for v in slots.values()) == [4, 4, 9, 9]  # negatives keep all 3x3 windows
+    for slot, r, c in ws.index.tolist():
+        window = ws.masks[slot][r : r + 32, c : c + 32]
+        assert window.any() or len(slots[slot]) == 9
+    again = training_windows(subjects, size=32, stride=16, seed=0)
+    assert np.array_equal(again.index, ws.index)
+
+
+def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
+    subjects = [_subject("p", [1, 2]), _subject("q", [0])]
+    ws = training_windows(subjects, size=32, stride=16, seed=0)
+    sampler = WindowSampler(ws, batch_size=5, seed=3)
+    seen = 0
+    for images, masks in sampler.epoch(0):
+        assert images.shape[1:] == (1, 32, 32) and images.dtype == torch.uint8
+        seen += len(images)
+    assert seen == len(ws) and len(sampler) == -(-len(ws) // 5)
+    rows = ws.index[:3]
+    images, masks = sampler.cut(rows)
+    for i, (slot, r, c) in enumerate(rows.tolist()):
+        assert torch.equal(images[i, 0], ws.images[slot][r : r + 32, c : c + 32])
+        assert torch.equal(masks[i, 0], ws.masks[slot][r : r + 32, c : c + 32])
+    first = [m.sum().item() for _, m in sampler.epoch(1)]
+    assert first == [m.sum().item() for _, m in sampler.epoch(1)]
+
+
+def test_augmentation_moves_image_and_mask_together() -> None:
+    g = torch.Generator().manual_seed(0)
+    image = torch.zeros((8, 1, 64, 64))
+    image[:, :, 20:40, 25:45] = 1.0
+    out_img, out_mask = augment(image, image.clone(), Augmentation(), g)
+    assert set(out_mask.unique().tolist()) <= {0.0, 1.0}  # nearest keeps the mask binary
+    agree = ((out_img > 0.5) == (out_mask > 0.5)).float().mean()
+    assert agree > 0.99
+    assert not torch.equal(out_mask, image)  # something moved
+
+
+def test_affine_ranges_follow_keras() -> None:
+    g = torch.Generator().manual_seed(1)
+    m = random_affines(4000, Augmentation(rotation=20, shift=0.1, shear=0, zoom=0), g)
+    angles = torch.atan2(m[:, 1, 0], m[:, 0, 0]).rad2deg()
+    assert angles.abs().max() <= 20.0 + 1e-4 and angles.abs().max() > 19
+    # Keras composes rotation @ shift, so the shift vector is rotated: its length stays <= 0.1 * sqrt(2).
+    shifts = m[:, :, 2].norm(dim=1) / 2  # normalised units -> fraction of the window
+    assert shifts.max() <= 0.1 * 2**0.5 + 1e-6 and shifts.max() > 0.12
+    identity = random_affines(3, Augmentation(0, 0, 0, 0), g)
+    assert torch.allclose(identity, torch.eye(3)[:2].expand(3, 2, 3))
+
+
+def test_phantom_has_negative_subjects_and_blood_in_band(phantom_jpg: Path) -> None:
+    from ichbench.data.phantom_write import generate
+
+    vols = generate(10, 8, 128, seed=0)
+    negatives = sum(not v.mask.any() for v in vols)
+    assert negatives == 4  # 40 percent
+    blood = np.concatenate([v.hu[v.mask > 0] for v in vols if v.mask.any()])
+    assert 50 < np.median(blood) < 90
+    assert {k for v in vols for k in np.flatnonzero(v.labels[:, :5].any(0))}  # some subtype labelled
+    assert np.array_equal(generate(2, 3, 64, seed=5)[1].hu, generate(2, 3, 64, seed=5)[1].hu)
+    ds = load_dataset(phantom_jpg)
+    assert sum(s.has_hemorrhage for s in ds.subjects) == 3  # 5 subjects, 2 without
