@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ichbench.data.dataset import Subject
 from ichbench.post import grid
@@ -14,11 +15,14 @@ from ichbench.post import grid
 
 @dataclass
 class WindowSet:
-    """Windows to train on: slices (uint8 tensors, on the training device) and (slice, row, col) rows."""
+    """Windows to train on: slice stacks (n, H, W) uint8 on the training device, and (slot, row, col) rows.
 
-    images: list[torch.Tensor]
-    masks: list[torch.Tensor]
-    index: np.ndarray  # (n, 3) int64: position in images, top-left row, top-left col
+    Slices of different sizes are zero-padded to a common size; windows never reach the padding.
+    """
+
+    images: torch.Tensor
+    masks: torch.Tensor
+    index: np.ndarray  # (n, 3) int64: slot in the stacks, top-left row, top-left col
     size: int
 
     def __len__(self) -> int:
@@ -31,7 +35,8 @@ def training_windows(
     """Every window with hemorrhage from hemorrhage slices, plus all windows of one random negative slice
     per subject (seeded)."""
     rng = np.random.default_rng(seed)
-    images, masks, rows = [], [], []
+    picked: list[tuple[Subject, int]] = []
+    rows = []
     for subject in subjects:
         corners = grid(subject.image.shape[1:], size, stride)
         positive = np.flatnonzero(subject.positive)
@@ -43,12 +48,22 @@ def training_windows(
             keep = corners
             if is_positive:
                 keep = corners[[bool(subject.mask[z, r : r + size, c : c + size].any()) for r, c in corners]]
-            slot = len(images)
-            images.append(torch.from_numpy(np.ascontiguousarray(subject.image[z])).to(device))
-            masks.append(torch.from_numpy(np.ascontiguousarray(subject.mask[z])).to(device))
-            rows.extend((slot, int(r), int(c)) for r, c in keep)
+            rows.extend((len(picked), int(r), int(c)) for r, c in keep)
+            picked.append((subject, z))
+    images, masks = _stack([(s.image[z], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
-    return WindowSet(images=images, masks=masks, index=index, size=size)
+    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
+
+
+def _stack(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    height = max((im.shape[0] for im, _ in pairs), default=0)
+    width = max((im.shape[1] for im, _ in pairs), default=0)
+    images = np.zeros((len(pairs), height, width), np.uint8)
+    masks = np.zeros_like(images)
+    for i, (im, mk) in enumerate(pairs):
+        images[i, : im.shape[0], : im.shape[1]] = im
+        masks[i, : mk.shape[0], : mk.shape[1]] = mk
+    return torch.from_numpy(images), torch.from_numpy(masks)
 
 
 class WindowSampler:
@@ -64,6 +79,7 @@ class WindowSampler:
         self.batch_size = batch_size
         self.seed = seed
         self.drop_last = drop_last
+        self._views: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         n = len(self.windows)
@@ -78,10 +94,22 @@ class WindowSampler:
     def cut(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Cut the windows named by (slot, row, col) rows into two (B, 1, h, w) uint8 tensors."""
         s, w = self.windows, self.windows.size
-        ref = s.images[0]
-        images = torch.empty((len(rows), 1, w, w), dtype=ref.dtype, device=ref.device)
-        masks = torch.empty_like(images)
-        for i, (slot, r, c) in enumerate(rows.tolist()):
-            images[i, 0] = s.images[slot][r : r + w, c : c + w]
-            masks[i, 0] = s.masks[slot][r : r + w, c : c + w]
-        return images, masks
+        slot, r, c = rows[:, 0], rows[:, 1], rows[:, 2]
+        if s.images.device.type == "cpu":
+            # One numpy gather over a sliding-window view: no per-window Python or torch overhead.
+            if self._views is None:
+                self._views = tuple(
+                    sliding_window_view(t.numpy(), (w, w), axis=(1, 2)) for t in (s.images, s.masks)
+                )
+            return tuple(torch.from_numpy(v[slot, r, c][:, None]) for v in self._views)
+        return gather_torch(s.images, s.masks, rows, w)
+
+
+def gather_torch(images: torch.Tensor, masks: torch.Tensor, rows: np.ndarray, w: int) -> tuple[torch.Tensor, ...]:
+    """Cut windows with one indexed gather on the stacks' own device (the GPU path)."""
+    dev = images.device
+    offsets = torch.arange(w, device=dev)
+    ri = torch.as_tensor(rows[:, 1], device=dev)[:, None, None] + offsets[None, :, None]
+    ci = torch.as_tensor(rows[:, 2], device=dev)[:, None, None] + offsets[None, None, :]
+    si = torch.as_tensor(rows[:, 0], device=dev)[:, None, None]
+    return images[si, ri, ci][:, None], masks[si, ri, ci][:, None]

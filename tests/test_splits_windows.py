@@ -13,7 +13,7 @@ from ichbench.augment import Augmentation, augment, random_affines
 from ichbench.data import Dataset, Subject, load_dataset
 from ichbench.errors import DataError
 from ichbench.splits import load_splits, make_splits, save_splits
-from ichbench.windows import WindowSampler, training_windows
+from ichbench.windows import WindowSampler, gather_torch, training_windows
 
 
 def _subject(sid: str, positive_slices: list[int], n: int = 4, size: int = 64) -> Subject:
@@ -92,6 +92,9 @@ def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
     for i, (slot, r, c) in enumerate(rows.tolist()):
         assert torch.equal(images[i, 0], ws.images[slot][r : r + 32, c : c + 32])
         assert torch.equal(masks[i, 0], ws.masks[slot][r : r + 32, c : c + 32])
+    gathered = gather_torch(ws.images, ws.masks, ws.index, 32)  # the GPU path, run on the CPU
+    everything = sampler.cut(ws.index)
+    assert torch.equal(gathered[0], everything[0]) and torch.equal(gathered[1], everything[1])
     first = [m.sum().item() for _, m in sampler.epoch(1)]
     assert first == [m.sum().item() for _, m in sampler.epoch(1)]
 

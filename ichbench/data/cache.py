@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ichbench.atomic import atomic_write_text
 from ichbench.data.dataset import Subject
 
 FORMAT = 1  # bump when what the readers produce changes
@@ -23,10 +24,19 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ichbench"
 
 
-def fingerprint(root: Path) -> str:
-    """SHA-256 over every file's relative path and content below root (hidden files excluded)."""
+def fingerprint(root: Path, cache_dir: Path | None = None) -> str:
+    """SHA-256 over every file's relative path and content below root (hidden files excluded).
+
+    With a cache folder, the hash is remembered under a signature of the files' paths, sizes and
+    modification times (as git's index does), so an unchanged tree is not read again.
+    """
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+    if cache_dir is not None:
+        known = _read_memo(Path(cache_dir) / "fingerprints.json").get(_stat_signature(root, files))
+        if known:
+            return known
     digest = hashlib.sha256()
-    files = sorted(p for p in Path(root).rglob("*") if p.is_file() and not _hidden(p, root))
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         with path.open("rb") as fh:
@@ -34,6 +44,33 @@ def fingerprint(root: Path) -> str:
                 digest.update(chunk)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def remember_fingerprint(root: Path, cache_dir: Path, value: str) -> None:
+    """Record a tree's content hash under its stat signature (after it was read without error)."""
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+    memo_path = Path(cache_dir) / "fingerprints.json"
+    memo = _read_memo(memo_path)
+    memo[_stat_signature(root, files)] = value
+    atomic_write_text(memo_path, json.dumps(memo))
+
+
+def _stat_signature(root: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256(str(root.resolve()).encode())
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def _read_memo(path: Path | None) -> dict[str, str]:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
 
 
 def _hidden(path: Path, root: Path) -> bool:
