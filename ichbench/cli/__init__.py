@@ -7,10 +7,10 @@ import sys
 import warnings
 
 from ichbench import __version__
-from ichbench.cli import data
+from ichbench.cli import bench, data
 from ichbench.errors import IchbenchError
 
-TOPICS = [data]
+TOPICS = [bench, data]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,7 +69,7 @@ def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bo
             image = image * (1 - soft) + blood * soft
             mask[z] |= (soft > 0.5).astype(np.uint8)
             labels[z, SUBTYPES.index(kind)] = 1
-        noise = rng.normal(0, 4.5, image.shape) + gaussian_filter(rng.normal(0, 6.0, image.shape), 2.0)
+        noise = rng.normal(0, 6.0, image.shape) + gaussian_filter(rng.normal(0, 6.0, image.shape), 2.0)
         hu[z] = (gaussian_filter(image, 0.8) + noise).astype(np.float32)
     labels[:, LABELS.index("No_Hemorrhage")] = (mask.reshape(slices, -1).max(axis=1) == 0).astype(np.uint8)
     return Volume(hu=hu, mask=mask, labels=labels, spacing=(5.0, 0.45 * 512 / size, 0.45 * 512 / size))
@@ -121,8 +121,19 @@ def _anatomy(rng: np.random.Generator, g: dict[str, np.ndarray], head: Head) -> 
     image[sulci] = 8.0
     ventricles = _ventricles(g)
     image[ventricles] = 5.0
+    _mimics(rng, image, g, brain)
     _calcify(rng, image, g, ventricles)
     return image
+
+
+def _mimics(rng: np.random.Generator, image: np.ndarray, g: dict[str, np.ndarray], brain: np.ndarray) -> None:
+    """Hyperdense structures that are not blood: the falx and the superior sagittal sinus."""
+    x, y, r, px = g["x"], g["y"], g["r"], float(g["px"].flat[0])
+    inner = float(g["inner"].flat[0])
+    falx = brain & (np.abs(x) < max(0.008, 1.2 * px)) & (np.abs(y) > 0.25 * g["scale"])
+    image[falx] = rng.uniform(55, 80)
+    sinus = brain & (r > inner - 0.07) & (np.abs(x) < 0.05 * (r - inner + 0.07) / 0.07 + px) & (y > 0)
+    image[sinus] = rng.uniform(55, 70)
 
 
 def _ventricles(g: dict[str, np.ndarray]) -> np.ndarray:

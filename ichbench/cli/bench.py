@@ -1,0 +1,125 @@
+"""`ichbench run`, `ichbench list` and `ichbench leaderboard`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the benchmark subcommands."""
+    run = sub.add_parser("run", help="train and evaluate models under a protocol, append to the leaderboard")
+    run.add_argument("--models", default="all", help="'all' or comma-separated names (see `ichbench list`)")
+    run.add_argument("--protocol", default="paper", help="paper, quick, or a TOML file")
+    run.add_argument("--data", type=Path, default=None, help="data folder (default: the protocol's phantom)")
+    run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<timestamp>)")
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
+    run.add_argument("--splits", type=Path, default=None, help="use this split file instead of making one")
+    run.add_argument("--leaderboard", type=Path, default=Path("leaderboards"), help="leaderboard folder")
+    run.add_argument("--no-leaderboard", action="store_true", help="do not append to any leaderboard")
+    run.add_argument("--executor", default="local", choices=("local",), help="how jobs are scheduled")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="registered models: names, parameter counts, source package")
+    lst.add_argument("pattern", nargs="?", default="*")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    board = sub.add_parser("leaderboard", help="print the leaderboard")
+    board.add_argument("--dir", type=Path, default=Path("leaderboards"))
+    board.add_argument("--json", action="store_true")
+    board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")
+    board.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the benchmark."""
+    from ichbench.errors import RunError
+    from ichbench.models.registry import resolve
+    from ichbench.protocol import load_protocol
+    from ichbench.run import RunConfig, run
+
+    if args.resume and args.out is None:
+        raise RunError("--resume needs --out naming the run to continue")
+    out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    config = RunConfig(
+        models=resolve(args.models), protocol=load_protocol(args.protocol), out=out, data=args.data,
+        device=args.device, resume=args.resume, splits=args.splits, executor=args.executor,
+        leaderboard=None if args.no_leaderboard else args.leaderboard, progress=not args.json,
+    )
+    summary = run(config)
+    if args.json:
+        print(json.dumps({"run": str(out), "models": summary.to_dict(orient="records")}, default=_nan_to_none))
+    else:
+        _print_summary(summary, out)
+    return 0
+
+
+def _nan_to_none(value: object) -> object:
+    return None
+
+
+def _print_summary(summary, out: Path) -> None:
+    table = Table(title=f"results ({out})")
+    columns = ["model", "dice_paper", "jaccard_paper", "dice_3d", "dice_global", "hd95", "sensitivity",
+               "specificity", "precision", "wall_s"]
+    for c in columns:
+        table.add_column(c, justify="left" if c == "model" else "right")
+    for _, row in summary.iterrows():
+        cells = [str(row["model"])]
+        for c in columns[1:]:
+            v, std = row[c], row.get(f"{c}_std", math.nan)
+            cells.append("-" if math.isnan(v) else (f"{v:.3f}" if math.isnan(std) else f"{v:.3f}±{std:.3f}"))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List registered models."""
+    from ichbench.models.registry import available_models, create_model, discover, list_models
+
+    rows = []
+    for name in list_models(args.pattern):
+        info = available_models()[name]
+        params = sum(p.numel() for p in create_model(name).parameters())
+        rows.append({"name": name, "parameters": params, "source": info.source, "target": info.target})
+    broken = [{"name": n, "error": e} for n, e in discover().broken]
+    if args.json:
+        print(json.dumps({"models": rows, "broken": broken}))
+        return 0
+    table = Table(title="ichbench models")
+    for c in ("name", "parameters", "source", "target"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(r["name"], f"{r['parameters']:,}", r["source"], r["target"])
+    console = Console()
+    console.print(table)
+    for b in broken:
+        console.print(f"[red]broken plugin {b['name']}: {b['error']}[/red]")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Print (or re-render) the leaderboard."""
+    from ichbench.atomic import atomic_write_text
+    from ichbench.errors import RunError
+    from ichbench.leaderboard import read, render
+
+    boards = read(args.dir)
+    if not boards:
+        raise RunError(f"{args.dir}: no leaderboard CSV files")
+    if args.render:
+        atomic_write_text(args.dir / "README.md", render(args.dir))
+    if args.json:
+        print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in boards.items()}))
+    else:
+        Console().print(render(args.dir))
+    return 0

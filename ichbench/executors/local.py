@@ -1,0 +1,18 @@
+"""The default executor: jobs one after another in this process."""
+
+from __future__ import annotations
+
+from ichbench.data.dataset import Dataset
+from ichbench.job import Job, JobContext, run_job
+from ichbench.progress import Reporter
+
+
+def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter) -> list[dict]:
+    """Run every job in order; a finished job is read back, not rerun."""
+    results = []
+    for job in jobs:
+        reporter.job_started(job.key, ctx.protocol.training.epochs)
+        result = run_job(job, ctx, dataset, on_epoch=lambda row, key=job.key: reporter.epoch_done(key, row))
+        reporter.job_done(job.key, result)
+        results.append(result)
+    return results

@@ -1,0 +1,100 @@
+"""One benchmark job, (model, fold): train, keep the best epoch, score the test fold, save the result."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ichbench.atomic import atomic_save, atomic_write_text
+from ichbench.data.dataset import Dataset
+from ichbench.evaluate import score_subjects
+from ichbench.protocol import Protocol
+from ichbench.splits import Fold
+from ichbench.train import train
+
+RESULT = "result.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A (model, fold) pair."""
+
+    model: str
+    fold: int
+
+    @property
+    def key(self) -> str:
+        """Stable name, e.g. unet/fold0."""
+        return f"{self.model}/fold{self.fold}"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything a job needs besides the data set: picklable, so remote executors can ship it."""
+
+    protocol: Protocol
+    folds: tuple[Fold, ...]
+    run_dir: Path
+    device: str
+
+    def job_dir(self, job: Job) -> Path:
+        """Where a job keeps its checkpoints and result."""
+        return self.run_dir / "jobs" / job.model / f"fold{job.fold}"
+
+
+def finished(ctx: JobContext, job: Job) -> dict | None:
+    """The saved result of a finished job, or None."""
+    path = ctx.job_dir(job) / RESULT
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume) a job and return its result; a finished job is not run again."""
+    done = finished(ctx, job)
+    if done is not None:
+        return done
+    start = time.perf_counter()
+    job_dir = ctx.job_dir(job)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    fold = ctx.folds[job.fold]
+    device = torch.device(ctx.device)
+    trained = train(job.model, ctx.protocol, job.fold, dataset.subset(fold.train), dataset.subset(fold.val),
+                    device, job_dir, on_epoch)
+    trained_at = time.perf_counter()
+    tags = {"model": job.model, "fold": job.fold}
+    scores = score_subjects(trained.model, dataset.subset(fold.test), ctx.protocol, device, trained.threshold, tags)
+    # Epochs run before an interruption count too: their time is in the history.
+    train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else trained_at - start
+    result = {
+        "model": job.model,
+        "fold": job.fold,
+        "params": sum(p.numel() for p in trained.model.parameters()),
+        "best_epoch": trained.best_epoch,
+        "epochs": len(trained.history),
+        "threshold": trained.threshold,
+        "fitted": trained.fitted,
+        "seconds": train_seconds + time.perf_counter() - trained_at,
+        "history": trained.history,
+        "per_slice": scores.per_slice,
+        "per_subject": scores.per_subject,
+    }
+    atomic_save(job_dir / "predictions.npz", lambda p: _save_masks(p, scores.masks))
+    atomic_write_text(job_dir / RESULT, json.dumps(result, default=_jsonable))
+    return result
+
+
+def _save_masks(path: Path, masks: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **{sid: np.asarray(m, np.uint8) for sid, m in masks.items()})
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a job result")

@@ -1,0 +1,211 @@
+"""Protocols are data: small TOML files, loaded into a dataclass, identified by a canonical hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ichbench.augment import Augmentation
+from ichbench.errors import ProtocolError
+
+PRESETS = ("paper", "quick")
+
+
+@dataclass(frozen=True)
+class PhantomSpec:
+    """The built-in phantom used when no data set is given."""
+
+    subjects: int = 20
+    slices: int = 24
+    size: int = 640
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CV:
+    """Subject-wise cross-validation."""
+
+    folds: int = 5
+    seed: int = 0
+    val_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The window grid."""
+
+    size: int = 160
+    stride: int = 80
+
+
+@dataclass(frozen=True)
+class Training:
+    """Optimisation of one job."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-5
+    loss: str = "bce"
+    select: str = "val_jaccard"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Post:
+    """From window probabilities to masks."""
+
+    threshold: float = 0.9
+    threshold_search: bool = False
+    threshold_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    weighting: str = "mean"
+    close: int = 10
+    open: int = 5
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Scoring options."""
+
+    detection_pixels: int = 400
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A complete, hashable benchmark protocol."""
+
+    name: str
+    description: str = ""
+    phantom: PhantomSpec = field(default_factory=PhantomSpec)
+    cv: CV = field(default_factory=CV)
+    windows: Windows = field(default_factory=Windows)
+    augmentation: Augmentation = field(default_factory=Augmentation)
+    training: Training = field(default_factory=Training)
+    post: Post = field(default_factory=Post)
+    metrics: Metrics = field(default_factory=Metrics)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # factory keyword arguments per model
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of every setting except name and description (12 hex digits)."""
+        doc = {k: v for k, v in asdict(self).items() if k not in ("name", "description")}
+        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def to_toml(self) -> str:
+        """The protocol as TOML text (round-trips through load_protocol)."""
+        lines = [f"name = {json.dumps(self.name)}", f"description = {json.dumps(self.description)}"]
+        for name in SECTIONS:
+            lines.append(f"\n[{name}]")
+            for key, value in asdict(getattr(self, name)).items():
+                lines.append(f"{key} = {_toml_value(value)}")
+        for model, options in sorted(self.models.items()):
+            lines.append(f"\n[models.{json.dumps(model)}]")
+            lines += [f"{key} = {_toml_value(value)}" for key, value in sorted(options.items())]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+SECTIONS = {"phantom": PhantomSpec, "cv": CV, "windows": Windows, "augmentation": Augmentation,
+            "training": Training, "post": Post, "metrics": Metrics}
+
+
+def load_protocol(spec: str | Path) -> Protocol:
+    """A preset name (paper, quick) or the path of a TOML file."""
+    if str(spec) in PRESETS:
+        text = resources.files("ichbench.protocols").joinpath(f"{spec}.toml").read_text()
+        return parse_protocol(text, f"preset {spec}")
+    path = Path(spec)
+    if not path.is_file():
+        raise ProtocolError(f"{path}: no such protocol file (presets: {', '.join(PRESETS)})")
+    return parse_protocol(path.read_text(), str(path))
+
+
+def parse_protocol(text: str, source: str) -> Protocol:
+    """Parse and validate protocol TOML; unknown keys and bad values are errors naming them."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{source}: invalid TOML ({exc})") from None
+    if "name" not in doc:
+        raise ProtocolError(f"{source}: missing 'name'")
+    unknown = set(doc) - {"name", "description", "models"} - set(SECTIONS)
+    if unknown:
+        raise ProtocolError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
+    parts = {name: _section(source, name, cls, doc.get(name, {})) for name, cls in SECTIONS.items()}
+    models = _models(source, doc.get("models", {}))
+    protocol = Protocol(name=str(doc["name"]), description=str(doc.get("description", "")), models=models, **parts)
+    _validate(source, protocol)
+    return protocol
+
+
+def _section(source: str, name: str, cls: type, values: dict) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ProtocolError(f"{source}: unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    defaults = cls()
+    converted = {key: _coerce(source, name, key, getattr(defaults, key), value) for key, value in values.items()}
+    return cls(**converted)
+
+
+def _models(source: str, table: Any) -> dict[str, dict[str, Any]]:
+    """[models.NAME] tables of scalar keyword arguments."""
+    ok = isinstance(table, dict) and all(
+        isinstance(opts, dict) and all(isinstance(v, (bool, int, float, str)) for v in opts.values())
+        for opts in table.values()
+    )
+    if not ok:
+        raise ProtocolError(f"{source}: [models.NAME] tables must hold scalar keyword arguments")
+    return {name: dict(opts) for name, opts in table.items()}
+
+
+def _coerce(source: str, section: str, key: str, default: Any, value: Any) -> Any:
+    """The value in the type of the default; bools are never taken for numbers."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, tuple) and isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        return tuple(float(v) for v in value)
+    if isinstance(default, bool) and isinstance(value, bool):
+        return value
+    if isinstance(default, float) and number:
+        return float(value)
+    if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, int) and number:
+        return value
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    kind = "list of numbers" if isinstance(default, tuple) else type(default).__name__
+    raise ProtocolError(f"{source}: [{section}] {key} must be a {kind}, got {value!r}")
+
+
+def _validate(source: str, p: Protocol) -> None:
+    checks = [
+        (p.cv.folds >= 2, f"[cv] folds must be >= 2, got {p.cv.folds}"),
+        (0 <= p.cv.val_fraction < 1, f"[cv] val_fraction must be in [0, 1), got {p.cv.val_fraction}"),
+        (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
+        (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
+        (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
+        (p.training.loss in ("bce", "jaccard"), f"[training] loss must be 'bce' or 'jaccard', got {p.training.loss!r}"),
+        (p.training.optimizer == "adam", f"[training] optimizer must be 'adam', got {p.training.optimizer!r}"),
+        (p.training.select == "val_jaccard", f"[training] select must be 'val_jaccard', got {p.training.select!r}"),
+        (0 < p.post.threshold < 1, f"[post] threshold must be in (0, 1), got {p.post.threshold}"),
+        (p.post.weighting in ("mean", "gaussian"), f"[post] weighting must be mean or gaussian, got {p.post.weighting!r}"),
+        (p.post.close >= 0 and p.post.open >= 0, "[post] close and open must be >= 0"),
+        (p.phantom.size >= p.windows.size, f"[phantom] size {p.phantom.size} is smaller than the window"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ProtocolError(f"{source}: {message}")

@@ -1,0 +1,166 @@
+"""One job: train a model on a fold's training windows, keep the best epoch on its validation subjects.
+
+Every epoch ends with an atomic checkpoint (weights, optimiser, history); a resumed job continues
+from it and, because every epoch's randomness is seeded from (seed, fold, epoch), ends exactly as
+an uninterrupted one would on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ichbench.atomic import atomic_save
+from ichbench.augment import augment
+from ichbench.data.dataset import Subject
+from ichbench.infer import autocast, binarize, stitch_probs, to_input, window_probs
+from ichbench.metrics import paper_scores, slice_counts
+from ichbench.models.registry import create_model
+from ichbench.protocol import Protocol
+from ichbench.windows import WindowSampler, training_windows
+
+EpochCallback = Callable[[dict], None]
+
+
+@dataclass
+class Trained:
+    """What training leaves: the best model, its epoch and threshold, and the history."""
+
+    model: torch.nn.Module
+    best_epoch: int
+    threshold: float
+    history: list[dict] = field(default_factory=list)
+    fitted: dict = field(default_factory=dict)
+
+
+def job_seed(protocol: Protocol, fold: int) -> int:
+    """The seed of one (protocol, fold) job; the same for every model, so they see the same windows."""
+    return protocol.training.seed * 1000 + fold
+
+
+def build_model(name: str, protocol: Protocol, fold: int, device: torch.device) -> torch.nn.Module:
+    """A freshly initialised model (initialisation seeded per job)."""
+    torch.manual_seed(job_seed(protocol, fold))
+    model = create_model(name, in_channels=1, **protocol.models.get(name, {})).to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Binary cross-entropy or soft Jaccard on logits."""
+    if name == "bce":
+        return F.binary_cross_entropy_with_logits
+
+    def soft_jaccard(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(logits)
+        inter = (p * target).sum()
+        return 1 - (inter + 1.0) / (p.sum() + target.sum() - inter + 1.0)
+
+    return soft_jaccard
+
+
+def train(
+    name: str, protocol: Protocol, fold: int, train: list[Subject], val: list[Subject], device: torch.device,
+    job_dir: Path, on_epoch: EpochCallback | None = None,
+) -> Trained:
+    """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present."""
+    model = build_model(name, protocol, fold, device)
+    if not getattr(model, "trainable", True):
+        fitted = model.fit_subjects(train + val)
+        return Trained(model, 0, protocol.post.threshold, [], fitted)
+    seed = job_seed(protocol, fold)
+    optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
+    state = _load(job_dir / "checkpoint.pt", device)
+    history: list[dict] = state["history"] if state else []
+    best = (state["best_epoch"], state["best_score"]) if state else (-1, -math.inf)
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    sampler = WindowSampler(training_windows(train, protocol.windows.size, protocol.windows.stride, seed, device),
+                            protocol.training.batch_size, seed)
+    criterion = loss_fn(protocol.training.loss)
+    for epoch in range(len(history), protocol.training.epochs):
+        start = time.perf_counter()
+        train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
+        val_loss, val_jaccard = validate(model, val, protocol, device)
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_jaccard": val_jaccard,
+               "seconds": time.perf_counter() - start}
+        history.append(row)
+        score = -math.inf if math.isnan(val_jaccard) else val_jaccard
+        if score >= best[1]:  # ties go to the later epoch: it has trained longer
+            best = (epoch, score)
+            atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
+                      "best_epoch": best[0], "best_score": best[1]}
+        atomic_save(job_dir / "checkpoint.pt", lambda p: torch.save(checkpoint, p))
+        if on_epoch:
+            on_epoch(row)
+    model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
+    threshold = search_threshold(model, val, protocol, device) if protocol.post.threshold_search else None
+    return Trained(model, best[0], protocol.post.threshold if threshold is None else threshold, history)
+
+
+def _load(path: Path, device: torch.device) -> dict | None:
+    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+
+
+def _train_epoch(model, optimizer, sampler, criterion, protocol: Protocol, seed: int, epoch: int,
+                 device: torch.device) -> float:
+    torch.manual_seed(seed * 100_003 + epoch)  # dropout and any other global randomness of this epoch
+    generator = torch.Generator().manual_seed(seed * 100_019 + epoch)  # augmentation
+    model.train()
+    total, count = 0.0, 0
+    for images, masks in sampler.epoch(epoch):
+        x, y = augment(to_input(images, device), masks.to(device).float(), protocol.augmentation, generator)
+        with autocast(device):
+            logits = model(x)
+        loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(x)
+        count += len(x)
+    return total / max(count, 1)
+
+
+def validate(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple[float, float]:
+    """Mean window BCE and mean per-subject paper Jaccard over the validation subjects."""
+    losses, scores = [], []
+    for s in subjects:
+        probs, corners = window_probs(model, s.image, protocol, device)
+        losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
+        pred = binarize(stitch_probs(probs, corners, s.image.shape[1:], protocol), protocol)
+        if s.has_hemorrhage:
+            scores.append(paper_scores(slice_counts(pred, s.mask))[1])
+    loss = float(np.mean(losses)) if losses else math.nan
+    return loss, float(np.mean(scores)) if scores else math.nan
+
+
+def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int) -> float:
+    truth = np.stack([np.asarray(mask)[:, r : r + size, c : c + size] for r, c in corners], axis=1)
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean())
+
+
+def search_threshold(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> float | None:
+    """The grid threshold maximising mean per-subject Jaccard on the validation subjects."""
+    sick = [s for s in subjects if s.has_hemorrhage]
+    if not sick:
+        return None
+    stacks = [(s, stitch_probs(*_probs(model, s, protocol, device), s.image.shape[1:], protocol)) for s in sick]
+    best_t, best_j = protocol.post.threshold, -1.0
+    for t in protocol.post.threshold_grid:
+        j = np.mean([paper_scores(slice_counts(binarize(p, protocol, t), s.mask))[1] for s, p in stacks])
+        if j > best_j:
+            best_t, best_j = t, float(j)
+    return float(best_t)
+
+
+def _probs(model, s: Subject, protocol: Protocol, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    return window_probs(model, s.image, protocol, device)

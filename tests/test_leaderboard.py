@@ -1,0 +1,80 @@
+"""The versioned leaderboard: atomic, locked appends; one table per protocol hash; the rendered README."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ichbench import leaderboard
+from ichbench.metrics import METRICS
+
+
+def _row(model: str, protocol_hash: str = "abc123abc123", dataset: str = "ctich-1.0.0", protocol: str = "paper",
+         dice: float = 0.1) -> dict:
+    row = {c: 0.5 for c in leaderboard.METRIC_COLUMNS}
+    row.update({"date": "2026-11-26T00:00:00+00:00", "model": model, "kind": "cv", "params": 10, "folds": 5,
+                "epochs": 1, "wall_s": 1.0, "device": "cpu", "torch": "2", "ichbench": "0.1", "commit": "x",
+                "protocol": protocol, "protocol_hash": protocol_hash, "dataset": dataset,
+                "dataset_fingerprint": "f" * 64, "trained_on": dataset, "run": "runs/x", "dice_paper": dice,
+                "jaccard_paper": dice / 2})
+    return row
+
+
+APPENDER = """
+import sys, time
+from pathlib import Path
+from ichbench import leaderboard
+directory, tag, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+row = {c: 0.5 for c in leaderboard.METRIC_COLUMNS}
+row.update(date="2026", kind="cv", params=1, folds=5, epochs=1, wall_s=1.0, device="cpu", torch="2",
+           ichbench="0.1", commit="x", protocol="paper", protocol_hash="abc123abc123", dataset="ctich-1.0.0",
+           dataset_fingerprint="f", trained_on="ctich-1.0.0", run="r", dice_paper=0.123456789)
+while not go.exists():  # start together, so the appends really race
+    time.sleep(0.001)
+for i in range(15):
+    leaderboard.append(directory, [dict(row, model=f"{tag}{i}")])
+"""
+
+
+def test_concurrent_appends_keep_every_row_whole(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    board = tmp_path / "board"
+    procs = [subprocess.Popen([sys.executable, "-c", APPENDER, str(board), tag, str(go)], cwd=tmp_path)
+             for tag in ("a", "b")]
+    time.sleep(1.0)
+    go.touch()
+    for p in procs:
+        assert p.wait(120) == 0
+    frame = pd.read_csv(board / "ctich-1.0.0__paper.csv")
+    expected = sorted([f"a{i}" for i in range(15)] + [f"b{i}" for i in range(15)])
+    assert len(frame) == 30 and sorted(frame["model"]) == expected
+    assert list(frame.columns) == leaderboard.COLUMNS
+    assert (frame["dice_paper"] == 0.123457).all() and frame["device"].notna().all()
+    assert not list(board.glob(".*.tmp"))
+
+
+def test_rows_are_appended_never_rewritten_and_hashes_never_share_a_table(tmp_path: Path) -> None:
+    first = leaderboard.append(tmp_path, [_row("unet")])
+    before = first.read_text()
+    leaderboard.append(tmp_path, [_row("linknet")])
+    assert first.read_text().startswith(before)
+    other = leaderboard.append(tmp_path, [_row("unet", protocol_hash="fff000fff000")])
+    assert other.name == "ctich-1.0.0__paper-fff000ff.csv"
+    assert set(pd.read_csv(first)["protocol_hash"]) == {"abc123abc123"}
+
+
+def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Path) -> None:
+    leaderboard.append(tmp_path, [_row("threshold", dice=0.2)])
+    leaderboard.append(tmp_path, [_row("unet", dataset="phantom", protocol="quick", protocol_hash="q" * 12)])
+    text = (tmp_path / "README.md").read_text()
+    for published in ("| U-Net | 0.315 | 0.218 | 0.465 | 0.708 |", "| U-Net++ | 0.332 | 0.240 |",
+                      "| ResUNet | 0.276 | 0.200 |", "| LinkNet | 0.041 | 0.023 |", "| threshold (140-230) | 0.135 | 0.080 |"):
+        assert published in text
+    assert "Threshold baseline here: Dice 0.200, Jaccard 0.100 against the published 0.135 / 0.08" in text
+    assert "## phantom / protocol `quick`" in text
+    assert text.count("Published in the seed paper") == 1  # only beside the paper protocol
+    assert all(m in leaderboard.COLUMNS for m in METRICS)

@@ -1,0 +1,122 @@
+"""Protocol files and the model registry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ichbench.errors import ModelError, ProtocolError
+from ichbench.models import registry
+from ichbench.models.threshold import best_band, threshold
+from ichbench.protocol import Training, load_protocol, parse_protocol
+
+
+def test_presets_match_the_paper() -> None:
+    p = load_protocol("paper")
+    assert (p.cv.folds, p.windows.size, p.windows.stride) == (5, 160, 80)
+    assert (p.training.epochs, p.training.batch_size, p.training.lr, p.training.loss) == (100, 32, 1e-5, "bce")
+    assert (p.post.threshold, p.post.close, p.post.open, p.metrics.detection_pixels) == (0.9, 10, 5, 400)
+    assert (p.augmentation.rotation, p.augmentation.shift, p.augmentation.shear, p.augmentation.zoom) == (
+        20.0, 0.1, 0.1, 0.2)
+    assert load_protocol("quick").hash != p.hash
+
+
+def test_hash_is_canonical(tmp_path: Path) -> None:
+    p = load_protocol("paper")
+    path = tmp_path / "mine.toml"
+    path.write_text(p.to_toml().replace('name = "paper"', 'name = "mine"'))
+    mine = load_protocol(path)
+    assert mine.hash == p.hash  # the name is not part of the hash, the settings are
+    assert replace(p, training=replace(p.training, epochs=99)).hash != p.hash
+    assert parse_protocol(load_protocol("quick").to_toml(), "x") == load_protocol("quick")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\n[training]\nepochs = "ten"', r"\[training\] epochs must be a int"),
+        ('name = "x"\n[training]\nepoch = 3', r"unknown key\(s\) in \[training\]: epoch"),
+        ('name = "x"\n[trainning]\nepochs = 3', r"unknown section\(s\) trainning"),
+        ('name = "x"\n[post]\nthreshold = 1.5', r"threshold must be in \(0, 1\)"),
+        ('name = "x"\n[training]\nloss = "dice"', "loss must be 'bce' or 'jaccard'"),
+        ('name = "x"\n[cv]\nfolds = true', r"\[cv\] folds must be a int"),
+        ('[cv]\nfolds = 3', "missing 'name'"),
+        ('name = "x"\n[cv\n', "invalid TOML"),
+    ],
+)
+def test_bad_protocols_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_protocol(text, "bad.toml")
+
+
+def test_missing_protocol_file() -> None:
+    with pytest.raises(ProtocolError, match="nope.toml: no such protocol file"):
+        load_protocol("nope.toml")
+    assert Training().lr == 1e-5
+
+
+BUILTINS = ["linknet", "resunet", "threshold", "unet", "unet-hssayeni", "unetplusplus"]
+
+
+def test_builtins_register_through_entry_points() -> None:
+    assert registry.list_models() == BUILTINS
+    assert registry.list_models("unet*") == ["unet", "unet-hssayeni", "unetplusplus"]
+    assert {registry.available_models()[n].source for n in BUILTINS} == {"ichbench"}
+    assert registry.discover() is registry.discover()  # discovered once, cached
+    with pytest.raises(ModelError, match="unknown model 'vnet'"):
+        registry.create_model("vnet")
+    with pytest.raises(ModelError, match=r"unknown model\(s\) vnet"):
+        registry.resolve("unet,vnet")
+    assert registry.resolve("all") == BUILTINS
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_every_model_maps_windows_to_one_logit_channel(name: str) -> None:
+    kw = {"width": 8} if name in ("resunet", "unet-hssayeni") else {}
+    model = registry.create_model(name, in_channels=1, **kw).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 1, 64, 64))
+    assert out.shape == (2, 1, 64, 64)
+
+
+def test_original_unet_has_the_keras_parameter_count() -> None:
+    assert sum(p.numel() for p in registry.create_model("unet-hssayeni").parameters()) == 31_031_685
+
+
+def test_broken_and_duplicate_plugins_are_reported_and_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = [
+        EntryPoint("unet", "ichbench.models.smp:unet", registry.GROUP),
+        EntryPoint("broken", "no_such_module_xyz:factory", registry.GROUP),
+        EntryPoint("unet", "ichbench.models.resunet:resunet", registry.GROUP),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: fake)
+    registry.discover.cache_clear()
+    try:
+        with pytest.warns(UserWarning) as caught:
+            found = registry.discover()
+        messages = " ".join(str(w.message) for w in caught)
+        assert "model plugin 'broken'" in messages and "No module named 'no_such_module_xyz'" in messages
+        assert "duplicates" in messages
+        assert list(found.models) == ["unet"] and found.models["unet"].target == "ichbench.models.smp:unet"
+        assert found.broken[0][0] == "broken"
+    finally:
+        registry.discover.cache_clear()
+
+
+def test_threshold_band_grid_search_by_hand() -> None:
+    pos = np.zeros(256, np.int64)
+    total = np.zeros(256, np.int64)
+    total[:] = 10
+    pos[150:200] = 10  # every pixel in 150..199 is blood, nothing else is
+    total[150:200] = 10
+    low, high, jac = best_band(pos, total, step=10)
+    # [150, 200] keeps all 500 blood pixels and 10 others (value 200): 500 / 510 beats [150, 190]'s 410 / 500.
+    assert (low, high) == (150, 200) and jac == pytest.approx(500 / 510)
+    model = threshold()
+    x = torch.tensor([[[[139, 140, 230, 231]]]], dtype=torch.float32) / 255
+    assert (model(x) > 0).int().tolist() == [[[[0, 1, 1, 0]]]]  # the paper's default band 140..230

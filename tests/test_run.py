@@ -1,0 +1,167 @@
+"""`ichbench run` end to end on a tiny phantom: files, leaderboard, resume after SIGKILL, plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+TINY = """
+name = "tiny"
+description = "test protocol: a minute on 2 cores"
+[phantom]
+subjects = 6
+slices = 4
+size = 64
+seed = 1
+[cv]
+folds = 2
+val_fraction = 0.3
+[windows]
+size = 32
+stride = 16
+[training]
+epochs = {epochs}
+batch_size = 8
+lr = 1e-3
+[post]
+threshold = 0.5
+close = 2
+open = 1
+[metrics]
+detection_pixels = 4
+[models.resunet]
+width = 8
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(epochs=2))
+    return path
+
+
+def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_path: Path, cli) -> None:
+    proc = cli("run", "--models", "threshold,resunet", "--protocol", tiny, "--out", "r1", "--leaderboard", "lb",
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "r1"
+    summary = json.loads(proc.stdout)
+    assert [m["model"] for m in summary["models"]] == ["threshold", "resunet"]
+    for name in ("summary.csv", "per_subject.csv", "per_slice.csv", "history.csv", "protocol.toml", "splits.json",
+                 "run.json", "log.txt"):
+        assert (out / name).exists(), name
+    per_slice = pd.read_csv(out / "per_slice.csv")
+    assert len(per_slice) == 2 * 6 * 4  # every test slice of both folds, for both models
+    assert set(per_slice.fold) == {0, 1}
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 2 * 2 and set(history.columns) >= {"train_loss", "val_loss", "val_jaccard"}
+    board = pd.read_csv(tmp_path / "lb" / "phantom__tiny.csv")
+    assert list(board.model) == ["threshold", "resunet"] and (board.folds == 2).all()
+    assert board.protocol_hash.nunique() == 1 and "cpu" in board.device[0]
+    assert "## phantom / protocol `tiny`" in (tmp_path / "lb" / "README.md").read_text()
+    fitted = json.loads((out / "jobs" / "threshold" / "fold0" / "result.json").read_text())["fitted"]
+    assert 0 <= fitted["low"] <= fitted["high"] <= 255
+    again = cli("run", "--models", "resunet", "--protocol", tiny, "--out", "r1")
+    assert again.returncode == 2 and "pass --resume" in again.stderr
+
+
+def test_user_errors_exit_2_without_traceback(tiny: Path, cli) -> None:
+    for args, message in [
+        (("run", "--models", "vnet", "--protocol", tiny), "unknown model(s) vnet"),
+        (("run", "--protocol", "nope.toml"), "nope.toml: no such protocol file"),
+        (("run", "--models", "threshold", "--protocol", tiny, "--device", "cuda"), "no CUDA device"),
+        (("run", "--resume", "--protocol", tiny), "--resume needs --out"),
+        (("run", "--models", "threshold", "--protocol", tiny, "--data", "missing"), "missing: no such data folder"),
+    ]:
+        if "cuda" in args and __import__("torch").cuda.is_available():
+            continue
+        proc = cli(*args)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def _results(out: Path) -> tuple[pd.DataFrame, ...]:
+    history = pd.read_csv(out / "history.csv").drop(columns=["seconds"])
+    return pd.read_csv(out / "per_slice.csv"), pd.read_csv(out / "per_subject.csv"), history
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli) -> None:
+    protocol = tmp_path / "tiny5.toml"
+    protocol.write_text(TINY.format(epochs=5))
+    straight = cli("run", "--models", "resunet", "--protocol", protocol, "--out", "straight", "--no-leaderboard")
+    assert straight.returncode == 0, straight.stderr
+
+    exe = Path(sys.executable).parent / "ichbench"
+    args = [str(exe), "run", "--models", "resunet", "--protocol", str(protocol), "--out", "killed", "--no-leaderboard"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "log.txt"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and "resunet/fold0 epoch 1:" in log.read_text():
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert proc.wait(60) == -signal.SIGKILL, "the run must be killed mid-training"
+    assert not (tmp_path / "killed" / "summary.csv").exists()
+    assert (tmp_path / "killed" / "jobs" / "resunet" / "fold0" / "checkpoint.pt").exists()
+
+    resumed = cli("run", "--models", "resunet", "--protocol", protocol, "--out", "killed", "--resume",
+                  "--no-leaderboard")
+    assert resumed.returncode == 0, resumed.stderr
+    for a, b in zip(_results(tmp_path / "straight"), _results(tmp_path / "killed")):
+        pd.testing.assert_frame_equal(a, b)
+    assert "epoch 2:" in log.read_text().split("fold0 started")[-1]  # the resumed job continued, not restarted
+
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "ichbench-tinyplug"
+version = "0.1"
+[project.entry-points."ichbench.models"]
+tinynet = "ichbench_tinyplug:tinynet"
+brokennet = "ichbench_tinyplug_missing:nothing"
+"""
+
+PLUGIN_MODULE = '''
+from torch import nn
+
+
+def tinynet(in_channels=1, **kw):
+    """A contributed architecture: one function and one entry point."""
+    return nn.Sequential(nn.Conv2d(in_channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
+'''
+
+
+@pytest.mark.slow
+def test_external_plugin_is_listed_and_runs(tiny: Path, tmp_path: Path, cli) -> None:
+    pkg = tmp_path / "plugin"
+    pkg.mkdir()
+    (pkg / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (pkg / "ichbench_tinyplug.py").write_text(PLUGIN_MODULE)
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
+                          "--target", str(target), str(pkg)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    env = {"PYTHONPATH": str(target)}
+    listed = cli("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    tiny_row = [m for m in doc["models"] if m["name"] == "tinynet"]
+    assert tiny_row and tiny_row[0]["source"] == "ichbench-tinyplug" and tiny_row[0]["parameters"] == 77
+    assert doc["broken"][0]["name"] == "brokennet" and "ichbench_tinyplug_missing" in doc["broken"][0]["error"]
+    assert "model plugin 'brokennet'" in listed.stderr
+    run = cli("run", "--models", "tinynet", "--protocol", tiny, "--out", "rp", "--leaderboard", "lb", env=env)
+    assert run.returncode == 0, run.stderr
+    assert list(pd.read_csv(tmp_path / "lb" / "phantom__tiny.csv").model) == ["tinynet"]
