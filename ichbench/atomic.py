@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write to; on success it replaces `path`, on error it is removed."""
+def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path to write to; on success it replaces `path`, on error it is removed.
+
+    `suffix` lets writers that choose a format by file name (nibabel) see the right one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -35,7 +37,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_save(path: Path, save: Callable[[Path], None]) -> None:
+def atomic_save(path: Path, save: Callable[[Path], None], suffix: str = ".tmp") -> None:
     """Call save(tmp_path) and move the result into place atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, suffix) as tmp:
         save(tmp)

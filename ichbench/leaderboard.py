@@ -73,6 +73,10 @@ def _fmt(mean: float, std: float | None = None) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def _external(row: pd.Series) -> str:
+    return f" (external: trained on {row['trained_on']})" if row.get("kind") == "external" else ""
+
+
 def table(frame: pd.DataFrame) -> str:
     """A Markdown table of leaderboard rows (newest first)."""
     head = "| date | model | Dice (paper) | Jaccard (paper) | Dice 3-D | Dice global | HD95 px | sens. | spec. " \
@@ -80,7 +84,7 @@ def table(frame: pd.DataFrame) -> str:
     lines = [head, "|" + " --- |" * 14]
     for _, r in frame.iloc[::-1].iterrows():
         lines.append(
-            f"| {str(r['date'])[:10]} | {r['model']}{' (external)' if r.get('kind') == 'external' else ''} "
+            f"| {str(r['date'])[:10]} | {r['model']}{_external(r)} "
             f"| {_fmt(r['dice_paper'], r['dice_paper_std'])} | {_fmt(r['jaccard_paper'], r['jaccard_paper_std'])} "
             f"| {_fmt(r['dice_3d'])} | {_fmt(r['dice_global'])} | {_fmt(r['hd95'])} | {_fmt(r['sensitivity'])} "
             f"| {_fmt(r['specificity'])} | {_fmt(r['precision'])} | {r['folds']} | {r['epochs']} | {r['device']} "
@@ -108,8 +112,8 @@ def _published_section(frame: pd.DataFrame) -> list[str]:
     lines = ["Published in the seed paper (Table 9 and section 5; CT-ICH, 5-fold CV), for comparison:", "",
              "| model (published) | Dice | Jaccard | sensitivity | specificity |", "| --- | --- | --- | --- | --- |"]
     for _, r in PUBLISHED.iterrows():
-        lines.append(f"| {r['model']} | {_fmt(r['dice'])} | {_fmt(r['jaccard'])} | {_fmt(r['sensitivity'])} "
-                     f"| {_fmt(r['specificity'])} |")
+        cells = ["-" if math.isnan(r[c]) else f"{r[c]:g}" for c in ("dice", "jaccard", "sensitivity", "specificity")]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")  # as printed in the paper
     ours = frame[frame["model"] == "threshold"]
     if len(ours):
         last = ours.iloc[-1]

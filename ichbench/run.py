@@ -64,7 +64,7 @@ def run(config: RunConfig) -> pd.DataFrame:
         with Reporter(enabled=config.progress) as reporter:
             results = _executor(config).execute(jobs, ctx, dataset, reporter, **(config.executor_options or {}))
         summary = write_outputs(config.out, results, config.protocol)
-        rows = leaderboard_rows(summary, meta, config)
+        rows = leaderboard_rows(summary, meta, config.leaderboard, config.out)
         atomic_write_text(config.out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
         if config.leaderboard is not None:
             path = append_leaderboard(config.leaderboard, rows)
@@ -151,19 +151,19 @@ def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.Data
     return summary
 
 
-def leaderboard_rows(summary: pd.DataFrame, meta: dict, config: RunConfig) -> list[dict]:
-    """One leaderboard row per model of a finished run."""
+def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out: Path) -> list[dict]:
+    """One leaderboard row per model of a finished run (meta may set kind and trained_on)."""
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    where = config.leaderboard if config.leaderboard is not None else config.out
+    where = board if board is not None else out
     commit = git_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
     rows = []
     for _, s in summary.iterrows():
-        row = {"date": date, "model": s["model"], "kind": "cv", "params": int(s["params"]),
+        row = {"date": date, "model": s["model"], "kind": meta.get("kind", "cv"), "params": int(s["params"]),
                "folds": int(s["folds"]), "epochs": int(s["epochs"]), "wall_s": round(float(s["wall_s"]), 1),
                "device": meta["device_name"], "torch": meta["torch"], "ichbench": meta["ichbench"],
                "commit": commit, "protocol": meta["protocol"], "protocol_hash": meta["protocol_hash"],
                "dataset": meta["dataset"], "dataset_fingerprint": meta["dataset_fingerprint"],
-               "trained_on": meta["dataset"], "run": str(config.out)}
+               "trained_on": meta.get("trained_on", meta["dataset"]), "run": str(out)}
         row.update({c: s[c] for m in METRICS for c in (m, f"{m}_std")})
         rows.append(row)
     return rows

@@ -73,6 +73,7 @@ def train(
     model = build_model(name, protocol, fold, device)
     if not getattr(model, "trainable", True):
         fitted = model.fit_subjects(train + val)
+        atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
         return Trained(model, 0, protocol.post.threshold, [], fitted)
     seed = job_seed(protocol, fold)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)

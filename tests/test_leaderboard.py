@@ -71,8 +71,9 @@ def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Pa
     leaderboard.append(tmp_path, [_row("threshold", dice=0.2)])
     leaderboard.append(tmp_path, [_row("unet", dataset="phantom", protocol="quick", protocol_hash="q" * 12)])
     text = (tmp_path / "README.md").read_text()
-    for published in ("| U-Net | 0.315 | 0.218 | 0.465 | 0.708 |", "| U-Net++ | 0.332 | 0.240 |",
-                      "| ResUNet | 0.276 | 0.200 |", "| LinkNet | 0.041 | 0.023 |", "| threshold (140-230) | 0.135 | 0.080 |"):
+    for published in ("| U-Net | 0.315 | 0.218 | 0.4651 | 0.7075 |", "| U-Net++ | 0.332 | 0.24 | 0.4935 | 0.6667 |",
+                      "| ResUNet | 0.276 | 0.2 | 0.6206 | 0.6415 |", "| LinkNet | 0.041 | 0.023 | 0.4575 | 0.7642 |",
+                      "| threshold (140-230) | 0.135 | 0.08 | - | - |"):
         assert published in text
     assert "Threshold baseline here: Dice 0.200, Jaccard 0.100 against the published 0.135 / 0.08" in text
     assert "## phantom / protocol `quick`" in text

@@ -7,10 +7,10 @@ import sys
 import warnings
 
 from ichbench import __version__
-from ichbench.cli import bench, data
+from ichbench.cli import bench, data, deploy
 from ichbench.errors import IchbenchError
 
-TOPICS = [bench, data]
+TOPICS = [bench, data, deploy]
 
 
 def build_parser() -> argparse.ArgumentParser:

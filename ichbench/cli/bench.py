@@ -57,14 +57,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     summary = run(config)
     if args.json:
-        print(json.dumps({"run": str(out), "models": summary.to_dict(orient="records")}, default=_nan_to_none))
+        records = [{k: _finite(v) for k, v in row.items()} for row in summary.to_dict(orient="records")]
+        print(json.dumps({"run": str(out), "models": records}))
     else:
         _print_summary(summary, out)
     return 0
 
 
-def _nan_to_none(value: object) -> object:
-    return None
+def _finite(value: object) -> object:
+    """NaN is not JSON: undefined metrics are null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def _print_summary(summary, out: Path) -> None:

@@ -82,6 +82,7 @@ def _write_nifti(root: Path, volumes: list[Volume]) -> None:
         affine = np.diag([dx, dy, dz, 1.0])
         ct = nib.Nifti1Image(slices_to_volume(np.rint(vol.hu).astype(np.int16)), affine)
         ct.header.set_zooms((dx, dy, dz))
+        ct.header.set_xyzt_units("mm")
         nib.save(ct, str(root / "ct_scans" / f"{i:03d}.nii"))
         mask = nib.Nifti1Image(slices_to_volume(vol.mask), affine)
         nib.save(mask, str(root / "masks" / f"{i:03d}.nii"))

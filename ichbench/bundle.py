@@ -1,0 +1,137 @@
+"""Trained-model bundles: safetensors weights per fold, the protocol, and what the run measured.
+
+A bundle is a folder: bundle.json, protocol.toml and fold<k>.safetensors. Loading never unpickles:
+weights come from safetensors, settings from JSON and TOML.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from ichbench import __version__
+from ichbench.errors import RunError
+from ichbench.models.registry import available_models, create_model
+from ichbench.protocol import Protocol, load_protocol
+
+FORMAT = 1
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: one model per fold, the protocol, and the bundle's metadata."""
+
+    path: Path
+    meta: dict
+    protocol: Protocol
+    models: dict[int, torch.nn.Module]
+
+    @property
+    def name(self) -> str:
+        """The architecture's registry name."""
+        return self.meta["model"]
+
+    def threshold(self, folds: list[int]) -> float:
+        """The mean of the chosen folds' thresholds (they differ only with threshold_search)."""
+        values = [self.meta["thresholds"][str(f)] for f in folds]
+        return float(sum(values) / len(values))
+
+
+def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
+    """Write a bundle of `model` from a finished run; folds is 'all' or a comma-separated list."""
+    run_dir, out = Path(run_dir), Path(out)
+    run_meta = _read_json(run_dir / "run.json", "run.json of a run directory")
+    jobs = run_dir / "jobs" / model
+    available = sorted(int(p.name[4:]) for p in jobs.glob("fold*") if (p / "result.json").exists())
+    if not available:
+        raise RunError(f"{jobs}: no finished job of model {model!r} in this run")
+    chosen = available if folds == "all" else [int(f) for f in folds.split(",")]
+    missing = sorted(set(chosen) - set(available))
+    if missing:
+        raise RunError(f"{jobs}: fold(s) {missing} of {model!r} are not finished (finished: {available})")
+    if out.exists():
+        raise RunError(f"{out}: already exists")
+    protocol = load_protocol(run_dir / "protocol.toml")
+    summary = pd.read_csv(run_dir / "summary.csv") if (run_dir / "summary.csv").exists() else None
+    metrics = summary[summary.model == model].iloc[0].to_dict() if summary is not None else {}
+    results = {f: json.loads((jobs / f"fold{f}" / "result.json").read_text()) for f in chosen}
+    meta = {
+        "format": FORMAT, "ichbench": __version__, "model": model,
+        "source": available_models()[model].source if model in available_models() else "unknown",
+        "model_kwargs": protocol.models.get(model, {}), "folds": chosen,
+        "thresholds": {str(f): r["threshold"] for f, r in results.items()},
+        "protocol": protocol.name, "protocol_hash": protocol.hash, "trained_on": run_meta["dataset"],
+        "dataset_fingerprint": run_meta["dataset_fingerprint"], "run": str(run_dir),
+        "metrics": {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        for f in chosen:
+            state = torch.load(jobs / f"fold{f}" / "best.pt", map_location="cpu", weights_only=True)
+            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / f"fold{f}.safetensors"))
+        (tmp / "protocol.toml").write_text(protocol.to_toml())
+        (tmp / "bundle.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing ({what})") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
+    """Load a bundle's fold models (eval mode) after checking its format and version."""
+    path = Path(path)
+    meta = _read_json(path / "bundle.json", "a model bundle")
+    if meta.get("format") != FORMAT:
+        raise RunError(f"{path}: bundle format {meta.get('format')!r} is not supported (this ichbench reads "
+                       f"format {FORMAT}); it was made by ichbench {meta.get('ichbench', 'unknown')}")
+    made, here = str(meta.get("ichbench", "0")).split(".")[0], __version__.split(".")[0]
+    if made != here:
+        raise RunError(f"{path}: made by ichbench {meta.get('ichbench')}, incompatible with {__version__} "
+                       "(major versions differ)")
+    protocol = load_protocol(path / "protocol.toml")
+    models = {}
+    for f in meta["folds"]:
+        model = create_model(meta["model"], in_channels=1, **meta.get("model_kwargs", {}))
+        model.load_state_dict(load_file(str(path / f"fold{f}.safetensors")))
+        models[int(f)] = model.to(device).eval()
+    return Bundle(path=path, meta=meta, protocol=protocol, models=models)
+
+
+class Ensemble(torch.nn.Module):
+    """The mean of several models' probabilities, returned as logits so it plugs in like one model."""
+
+    def __init__(self, models: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(models)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """logit(mean_i sigmoid(model_i(x)))."""
+        p = torch.stack([torch.sigmoid(m(x).float()) for m in self.members]).mean(0)
+        return torch.logit(p.clamp(1e-7, 1 - 1e-7))
+
+
+def bundle_model(bundle: Bundle, ensemble: bool) -> tuple[torch.nn.Module, float]:
+    """The model to predict with (the first fold's, or the ensemble of all folds) and its threshold."""
+    folds = sorted(bundle.models) if ensemble else [min(bundle.models)]
+    model = Ensemble([bundle.models[f] for f in folds]) if ensemble else bundle.models[folds[0]]
+    return model.eval(), bundle.threshold(folds)
