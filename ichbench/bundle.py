@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from ichbench import __version__
 from ichbench.errors import RunError
+from ichbench.infer import prepare_model
 from ichbench.models.registry import available_models, create_model
 from ichbench.protocol import Protocol, load_protocol
 
@@ -113,7 +114,7 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
     for f in meta["folds"]:
         model = create_model(meta["model"], in_channels=1, **meta.get("model_kwargs", {}))
         model.load_state_dict(load_file(str(path / f"fold{f}.safetensors")))
-        models[int(f)] = model.to(device).eval()
+        models[int(f)] = prepare_model(model, torch.device(device)).eval()
     return Bundle(path=path, meta=meta, protocol=protocol, models=models)
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ichbench.atomic import atomic_save
 from ichbench.augment import augment
 from ichbench.data.dataset import Subject
-from ichbench.infer import autocast, binarize, stitch_probs, to_input, window_probs
+from ichbench.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
 from ichbench.metrics import paper_scores, slice_counts
 from ichbench.models.registry import create_model
 from ichbench.protocol import Protocol
@@ -48,8 +48,7 @@ def job_seed(protocol: Protocol, fold: int) -> int:
 def build_model(name: str, protocol: Protocol, fold: int, device: torch.device) -> torch.nn.Module:
     """A freshly initialised model (initialisation seeded per job)."""
     torch.manual_seed(job_seed(protocol, fold))
-    model = create_model(name, in_channels=1, **protocol.models.get(name, {})).to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    return prepare_model(create_model(name, in_channels=1, **protocol.models.get(name, {})), device)
 
 
 def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -16,6 +16,8 @@ import pytest
 from ichbench.data.imageio import volume_to_slices, write_gray
 from ichbench.data.phantom_write import write_phantom
 
+pytestmark = pytest.mark.slow  # each test calls the CLI several times (a second or two of torch import each)
+
 PROTOCOL = """
 name = "tiny"
 [phantom]
@@ -146,8 +148,11 @@ def _dicom_series(folder: Path, hu: np.ndarray, series: list[str]) -> None:
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
         ds.PixelData = (sl + 1024).astype(np.int16).tobytes()
-        ds.is_little_endian, ds.is_implicit_VR = True, False
-        pydicom.dcmwrite(str(folder / f"im{k}.dcm"), ds)
+        try:  # pydicom 3 writes the preamble and file meta with enforce_file_format
+            pydicom.dcmwrite(str(folder / f"im{k}.dcm"), ds, enforce_file_format=True)
+        except TypeError:  # pydicom 2
+            ds.is_little_endian, ds.is_implicit_VR = True, False
+            pydicom.dcmwrite(str(folder / f"im{k}.dcm"), ds, write_like_original=False)
 
 
 def test_dicom_series_and_mixed_series(workdir: Path) -> None:

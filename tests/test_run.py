@@ -49,6 +49,7 @@ def tiny(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_path: Path, cli) -> None:
     proc = cli("run", "--models", "threshold,resunet", "--protocol", tiny, "--out", "r1", "--leaderboard", "lb",
                "--json")
@@ -74,6 +75,7 @@ def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_pa
     assert again.returncode == 2 and "pass --resume" in again.stderr
 
 
+@pytest.mark.slow
 def test_user_errors_exit_2_without_traceback(tiny: Path, cli) -> None:
     for args, message in [
         (("run", "--models", "vnet", "--protocol", tiny), "unknown model(s) vnet"),
