@@ -81,6 +81,7 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
         "fitted": trained.fitted,
         "seconds": train_seconds + time.perf_counter() - trained_at,
         "history": trained.history,
+        "threshold_curve": trained.curve,
         "per_slice": scores.per_slice,
         "per_subject": scores.per_subject,
     }

@@ -87,6 +87,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     out = config.out
     meta = {
         "protocol": config.protocol.name, "protocol_hash": config.protocol.hash, "dataset": dataset.name,
+        "data": str(Path(config.data).resolve()) if config.data is not None else None,
         "dataset_fingerprint": dataset.fingerprint, "models": config.models, "device": device,
         "device_name": describe_device(device), **versions(),
     }

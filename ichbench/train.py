@@ -38,6 +38,7 @@ class Trained:
     threshold: float
     history: list[dict] = field(default_factory=list)
     fitted: dict = field(default_factory=dict)
+    curve: list[dict] = field(default_factory=list)  # validation Dice/Jaccard against threshold
 
 
 def job_seed(protocol: Protocol, fold: int) -> int:
@@ -73,7 +74,7 @@ def train(
     if not getattr(model, "trainable", True):
         fitted = model.fit_subjects(train + val)
         atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
-        return Trained(model, 0, protocol.post.threshold, [], fitted)
+        return Trained(model, 0, protocol.post.threshold, [], fitted, threshold_curve(model, val, protocol, device))
     seed = job_seed(protocol, fold)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
     state = _load(job_dir / "checkpoint.pt", device)
@@ -102,8 +103,11 @@ def train(
         if on_epoch:
             on_epoch(row)
     model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
-    threshold = search_threshold(model, val, protocol, device) if protocol.post.threshold_search else None
-    return Trained(model, best[0], protocol.post.threshold if threshold is None else threshold, history)
+    curve = threshold_curve(model, val, protocol, device)
+    threshold = protocol.post.threshold
+    if protocol.post.threshold_search and curve:
+        threshold = max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))["threshold"]
+    return Trained(model, best[0], threshold, history, curve=curve)
 
 
 def _load(path: Path, device: torch.device) -> dict | None:
@@ -148,19 +152,17 @@ def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: 
     return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean())
 
 
-def search_threshold(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> float | None:
-    """The grid threshold maximising mean per-subject Jaccard on the validation subjects."""
+def threshold_curve(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> list[dict]:
+    """Mean per-subject paper Dice and Jaccard of the validation subjects at every grid threshold."""
     sick = [s for s in subjects if s.has_hemorrhage]
     if not sick:
-        return None
-    stacks = [(s, stitch_probs(*_probs(model, s, protocol, device), s.image.shape[1:], protocol)) for s in sick]
-    best_t, best_j = protocol.post.threshold, -1.0
+        return []
+    stacks = []
+    for s in sick:
+        probs, corners = window_probs(model, s.image, protocol, device)
+        stacks.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
+    curve = []
     for t in protocol.post.threshold_grid:
-        j = np.mean([paper_scores(slice_counts(binarize(p, protocol, t), s.mask))[1] for s, p in stacks])
-        if j > best_j:
-            best_t, best_j = t, float(j)
-    return float(best_t)
-
-
-def _probs(model, s: Subject, protocol: Protocol, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    return window_probs(model, s.image, protocol, device)
+        scores = np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in stacks])
+        curve.append({"threshold": float(t), "dice": float(scores[:, 0].mean()), "jaccard": float(scores[:, 1].mean())})
+    return curve

@@ -83,7 +83,10 @@ class WindowSampler:
 
     def __len__(self) -> int:
         n = len(self.windows)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.drop_last or (n % self.batch_size == 1 and n > 1):
+            # A batch of one cannot be batch-normalised; the window left out changes with every shuffle.
+            return n // self.batch_size
+        return -(-n // self.batch_size)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one epoch."""

@@ -10,6 +10,34 @@ import pytest
 
 from ichbench.data.phantom_write import write_phantom
 
+TINY_PROTOCOL = """
+name = "tiny"
+description = "test protocol: a minute on 2 cores"
+[phantom]
+subjects = 6
+slices = 4
+size = 64
+seed = 1
+[cv]
+folds = 2
+val_fraction = 0.3
+[windows]
+size = 32
+stride = 16
+[training]
+epochs = {epochs}
+batch_size = 8
+lr = 1e-3
+[post]
+threshold = 0.5
+close = 2
+open = 1
+[metrics]
+detection_pixels = 4
+[models.resunet]
+width = 8
+"""
+
 REAL_DATA = Path(os.environ.get("ICHBENCH_CTICH", Path(__file__).resolve().parents[2] / "shared" / "ctich-1.0.0"))
 
 
@@ -66,3 +94,14 @@ def cli(tmp_path: Path):
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_protocol():
+    """Write the tiny test protocol (a minute on 2 cores) to a path, with a chosen number of epochs."""
+
+    def write(path: Path, epochs: int = 2) -> Path:
+        path.write_text(TINY_PROTOCOL.format(epochs=epochs))
+        return path
+
+    return write

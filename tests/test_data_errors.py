@@ -16,20 +16,21 @@ def _csv(root: Path) -> Path:
     return root / "hemorrhage_diagnosis.csv"
 
 
-def _positive_slice(root: Path) -> tuple[str, int]:
+def _slice_where(root: Path, no_hemorrhage: str) -> tuple[str, int]:
+    """The first (patient, slice) whose No_Hemorrhage flag is "0" or "1"."""
     for line in _csv(root).read_text(encoding="utf-8-sig").splitlines()[1:]:
         cells = line.split(",")
-        if cells[7] == "0":
+        if cells[7] == no_hemorrhage:
             return f"{int(cells[0]):03d}", int(cells[1])
-    raise AssertionError("phantom has no positive slice")
+    raise AssertionError(f"phantom has no slice with No_Hemorrhage={no_hemorrhage}")
+
+
+def _positive_slice(root: Path) -> tuple[str, int]:
+    return _slice_where(root, "0")
 
 
 def _negative_slice(root: Path) -> tuple[str, int]:
-    for line in _csv(root).read_text(encoding="utf-8-sig").splitlines()[1:]:
-        cells = line.split(",")
-        if cells[7] == "1":
-            return f"{int(cells[0]):03d}", int(cells[1])
-    raise AssertionError("phantom has no negative slice")
+    return _slice_where(root, "1")
 
 
 def _brain(root: Path, patient: str) -> Path:

@@ -18,34 +18,6 @@ from ichbench.data.phantom_write import write_phantom
 
 pytestmark = pytest.mark.slow  # each test calls the CLI several times (a second or two of torch import each)
 
-PROTOCOL = """
-name = "tiny"
-[phantom]
-subjects = 6
-slices = 4
-size = 64
-seed = 1
-[cv]
-folds = 2
-val_fraction = 0.3
-[windows]
-size = 32
-stride = 16
-[training]
-epochs = 2
-batch_size = 8
-lr = 1e-3
-[post]
-threshold = 0.5
-close = 2
-open = 1
-[metrics]
-detection_pixels = 4
-[models.resunet]
-width = 8
-"""
-
-
 def _ichbench(cwd: Path, *args: object, env: dict | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "ichbench"
     return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600,
@@ -53,11 +25,11 @@ def _ichbench(cwd: Path, *args: object, env: dict | None = None) -> subprocess.C
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
     """A finished tiny run of resunet, its bundle, and a phantom NIfTI data set to predict."""
     root = tmp_path_factory.mktemp("deploy")
     env = {"ICHBENCH_CACHE": str(root / "cache")}
-    (root / "tiny.toml").write_text(PROTOCOL)
+    tiny_protocol(root / "tiny.toml", epochs=2)
     run = _ichbench(root, "run", "--models", "resunet", "--protocol", "tiny.toml", "--out", "run", "--no-leaderboard",
                     env=env)
     assert run.returncode == 0, run.stderr

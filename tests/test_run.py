@@ -13,40 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-TINY = """
-name = "tiny"
-description = "test protocol: a minute on 2 cores"
-[phantom]
-subjects = 6
-slices = 4
-size = 64
-seed = 1
-[cv]
-folds = 2
-val_fraction = 0.3
-[windows]
-size = 32
-stride = 16
-[training]
-epochs = {epochs}
-batch_size = 8
-lr = 1e-3
-[post]
-threshold = 0.5
-close = 2
-open = 1
-[metrics]
-detection_pixels = 4
-[models.resunet]
-width = 8
-"""
+
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(epochs=2))
-    return path
+def tiny(tmp_path: Path, tiny_protocol) -> Path:
+    return tiny_protocol(tmp_path / "tiny.toml", epochs=2)
 
 
 @pytest.mark.slow
@@ -96,9 +68,8 @@ def _results(out: Path) -> tuple[pd.DataFrame, ...]:
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli) -> None:
-    protocol = tmp_path / "tiny5.toml"
-    protocol.write_text(TINY.format(epochs=5))
+def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli, tiny_protocol) -> None:
+    protocol = tiny_protocol(tmp_path / "tiny5.toml", epochs=5)
     straight = cli("run", "--models", "resunet", "--protocol", protocol, "--out", "straight", "--no-leaderboard")
     assert straight.returncode == 0, straight.stderr
 

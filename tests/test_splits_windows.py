@@ -87,6 +87,8 @@ def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
         assert images.shape[1:] == (1, 32, 32) and images.dtype == torch.uint8
         seen += len(images)
     assert seen == len(ws) and len(sampler) == -(-len(ws) // 5)
+    odd = WindowSampler(ws, batch_size=len(ws) - 1, seed=0)  # would leave a batch of one
+    assert len(odd) == 1 and [len(b[0]) for b in odd.epoch(0)] == [len(ws) - 1]
     rows = ws.index[:3]
     images, masks = sampler.cut(rows)
     for i, (slot, r, c) in enumerate(rows.tolist()):

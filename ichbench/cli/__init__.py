@@ -7,10 +7,10 @@ import sys
 import warnings
 
 from ichbench import __version__
-from ichbench.cli import bench, data, deploy
+from ichbench.cli import bench, data, deploy, report
 from ichbench.errors import IchbenchError
 
-TOPICS = [bench, data, deploy]
+TOPICS = [bench, data, deploy, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,13 +51,30 @@ def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bo
         cx=rng.uniform(-0.03, 0.03), cy=rng.uniform(-0.03, 0.03), skull=rng.uniform(0.05, 0.07),
         phase=rng.uniform(0, 2 * np.pi), sulci=int(rng.integers(14, 22)),
     )
-    hu = np.empty((slices, size, size), np.float32)
-    mask = np.zeros((slices, size, size), np.uint8)
-    labels = np.zeros((slices, len(LABELS)), np.uint8)
-    lesions = _plan_lesions(rng, slices) if hemorrhage else []
+    anatomy = []
     for z in range(slices):
         geo = _geometry(head, z / max(slices - 1, 1), size)
-        image = _anatomy(rng, geo, head)
+        anatomy.append((geo, _anatomy(rng, geo, head)))
+    for _ in range(10):  # a plan whose lesions all vanish (tiny images) is drawn again
+        images, mask, labels = _add_lesions(rng, anatomy, _plan_lesions(rng, slices) if hemorrhage else [])
+        if mask.any() or not hemorrhage:
+            break
+    hu = np.empty((slices, size, size), np.float32)
+    for z, image in enumerate(images):
+        noise = rng.normal(0, 6.0, image.shape) + gaussian_filter(rng.normal(0, 6.0, image.shape), 2.0)
+        hu[z] = (gaussian_filter(image, 0.8) + noise).astype(np.float32)
+    labels[:, LABELS.index("No_Hemorrhage")] = (mask.reshape(slices, -1).max(axis=1) == 0).astype(np.uint8)
+    return Volume(hu=hu, mask=mask, labels=labels, spacing=(5.0, 0.45 * 512 / size, 0.45 * 512 / size))
+
+
+def _add_lesions(rng: np.random.Generator, anatomy: list, lesions: list) -> tuple[list, np.ndarray, np.ndarray]:
+    """Blend the planned lesions into copies of the anatomy; returns images, mask and labels."""
+    slices, size = len(anatomy), anatomy[0][1].shape[0]
+    mask = np.zeros((slices, size, size), np.uint8)
+    labels = np.zeros((slices, len(LABELS)), np.uint8)
+    images = []
+    for z, (geo, base) in enumerate(anatomy):
+        image = base.copy()
         for kind, center, half, params in lesions:
             extent = 1.0 - ((z - center) / (half + 1.0)) ** 2
             if extent <= 0:
@@ -69,10 +86,8 @@ def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bo
             image = image * (1 - soft) + blood * soft
             mask[z] |= (soft > 0.5).astype(np.uint8)
             labels[z, SUBTYPES.index(kind)] = 1
-        noise = rng.normal(0, 6.0, image.shape) + gaussian_filter(rng.normal(0, 6.0, image.shape), 2.0)
-        hu[z] = (gaussian_filter(image, 0.8) + noise).astype(np.float32)
-    labels[:, LABELS.index("No_Hemorrhage")] = (mask.reshape(slices, -1).max(axis=1) == 0).astype(np.uint8)
-    return Volume(hu=hu, mask=mask, labels=labels, spacing=(5.0, 0.45 * 512 / size, 0.45 * 512 / size))
+        images.append(image)
+    return images, mask, labels
 
 
 def _plan_lesions(rng: np.random.Generator, slices: int) -> list[tuple[str, float, float, dict]]:
@@ -164,13 +179,15 @@ def _lesion_shape(kind: str, g: dict[str, np.ndarray], p: dict, extent: float) -
         half_width = p["width"] * (1.0 if kind == "Epidural" else 2.4) * extent
         profile = np.clip(1 - (dtheta / half_width) ** 2, 0, None)
         # Epidural: biconvex lens; subdural: thin crescent of nearly even thickness.
-        depth = p["depth"] * extent * (np.sqrt(profile) if kind == "Epidural" else 0.35 * profile**0.25)
+        thickest = max(p["depth"] * (1.0 if kind == "Epidural" else 0.35), 3 * float(g["px"].flat[0]))
+        depth = thickest * extent * (np.sqrt(profile) if kind == "Epidural" else profile**0.25)
         shape = (r < inner) & (r > inner - depth)
     elif kind == "Intraparenchymal":
         rng = np.random.default_rng(p["seed"])
         bumps = 1 + 0.18 * np.sin(3 * theta + rng.uniform(0, 6)) + 0.1 * np.sin(5 * theta + rng.uniform(0, 6))
         d = np.hypot(g["x"] - p["x"] * g["scale"] * 0.7, g["y"] - p["y"] * g["scale"] * 0.7)
-        shape = (d < p["radius"] * extent * bumps) & (r < inner * 0.9)
+        radius = max(p["radius"], 3 * float(g["px"].flat[0]))  # at least a few pixels on small images
+        shape = (d < radius * extent * bumps) & (r < inner * 0.9)
     elif kind == "Intraventricular":
         ventricles = _ventricles(g)
         shape = ventricles & (g["y"] > g["scale"] * (0.2 - 0.3 * extent))
