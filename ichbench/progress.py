@@ -34,6 +34,10 @@ class Reporter:
         self.tasks[key] = self.progress.add_task(key, total=max(epochs, 1), info="")
         log.info("job %s started", key)
 
+    def job_running(self, key: str, where: dict) -> None:
+        """A remote worker picked a job up (again, after a retry)."""
+        log.info("job %s running in process %s", key, where.get("pid"))
+
     def epoch_done(self, key: str, row: dict) -> None:
         """One epoch of a job finished."""
         val = row.get("val_jaccard", math.nan)

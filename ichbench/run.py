@@ -80,7 +80,11 @@ def _executor(config: RunConfig):
         from ichbench.executors import local
 
         return local
-    raise RunError(f"unknown executor {config.executor!r} (choose local)")
+    if config.executor == "ray":
+        from ichbench.executors import ray
+
+        return ray
+    raise RunError(f"unknown executor {config.executor!r} (choose local or ray)")
 
 
 def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:

@@ -74,12 +74,13 @@ def train(
     if not getattr(model, "trainable", True):
         fitted = model.fit_subjects(train + val)
         atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
-        return Trained(model, 0, protocol.post.threshold, [], fitted, threshold_curve(model, val, protocol, device))
+        return Trained(model, 0, protocol.post.threshold, [], fitted, validate(model, val, protocol, device)[2])
     seed = job_seed(protocol, fold)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
     state = _load(job_dir / "checkpoint.pt", device)
     history: list[dict] = state["history"] if state else []
     best = (state["best_epoch"], state["best_score"]) if state else (-1, -math.inf)
+    best_curve: list[dict] = state["best_curve"] if state else []
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -89,25 +90,35 @@ def train(
     for epoch in range(len(history), protocol.training.epochs):
         start = time.perf_counter()
         train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
-        val_loss, val_jaccard = validate(model, val, protocol, device)
+        val_loss, val_jaccard, curve = validate(model, val, protocol, device)
+        tuned = _best_point(curve)
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_jaccard": val_jaccard,
+               "val_best_threshold": tuned["threshold"], "val_best_jaccard": tuned["jaccard"],
                "seconds": time.perf_counter() - start}
         history.append(row)
-        score = -math.inf if math.isnan(val_jaccard) else val_jaccard
+        # With threshold_search, an epoch is judged at its own best threshold on the validation subjects.
+        score = tuned["jaccard"] if protocol.post.threshold_search else val_jaccard
+        score = -math.inf if math.isnan(score) else score
         if score >= best[1]:  # ties go to the later epoch: it has trained longer
-            best = (epoch, score)
+            best, best_curve = (epoch, score), curve
             atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
-                      "best_epoch": best[0], "best_score": best[1]}
+                      "best_epoch": best[0], "best_score": best[1], "best_curve": best_curve}
         atomic_save(job_dir / "checkpoint.pt", lambda p: torch.save(checkpoint, p))
         if on_epoch:
             on_epoch(row)
     model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
-    curve = threshold_curve(model, val, protocol, device)
     threshold = protocol.post.threshold
-    if protocol.post.threshold_search and curve:
-        threshold = max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))["threshold"]
-    return Trained(model, best[0], threshold, history, curve=curve)
+    if protocol.post.threshold_search and best_curve:
+        threshold = _best_point(best_curve)["threshold"]
+    return Trained(model, best[0], threshold, history, curve=best_curve)
+
+
+def _best_point(curve: list[dict]) -> dict:
+    """The grid point with the highest validation Jaccard (the lower threshold on ties)."""
+    if not curve:
+        return {"threshold": math.nan, "jaccard": math.nan}
+    return max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))
 
 
 def _load(path: Path, device: torch.device) -> dict | None:
@@ -133,36 +144,28 @@ def _train_epoch(model, optimizer, sampler, criterion, protocol: Protocol, seed:
     return total / max(count, 1)
 
 
-def validate(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple[float, float]:
-    """Mean window BCE and mean per-subject paper Jaccard over the validation subjects."""
-    losses, scores = [], []
+def validate(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple[float, float, list]:
+    """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
+    curve against the grid thresholds, over the validation subjects."""
+    losses, sick = [], []
     for s in subjects:
         probs, corners = window_probs(model, s.image, protocol, device)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
-        pred = binarize(stitch_probs(probs, corners, s.image.shape[1:], protocol), protocol)
         if s.has_hemorrhage:
-            scores.append(paper_scores(slice_counts(pred, s.mask))[1])
+            sick.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
     loss = float(np.mean(losses)) if losses else math.nan
-    return loss, float(np.mean(scores)) if scores else math.nan
+    if not sick:
+        return loss, math.nan, []
+
+    def scores(t: float) -> np.ndarray:
+        return np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in sick]).mean(0)
+
+    curve = [{"threshold": float(t), "dice": float(d), "jaccard": float(j)}
+             for t in protocol.post.threshold_grid for d, j in [scores(t)]]
+    return loss, float(scores(protocol.post.threshold)[1]), curve
 
 
 def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int) -> float:
     truth = np.stack([np.asarray(mask)[:, r : r + size, c : c + size] for r, c in corners], axis=1)
     p = np.clip(probs, 1e-7, 1 - 1e-7)
     return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean())
-
-
-def threshold_curve(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> list[dict]:
-    """Mean per-subject paper Dice and Jaccard of the validation subjects at every grid threshold."""
-    sick = [s for s in subjects if s.has_hemorrhage]
-    if not sick:
-        return []
-    stacks = []
-    for s in sick:
-        probs, corners = window_probs(model, s.image, protocol, device)
-        stacks.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
-    curve = []
-    for t in protocol.post.threshold_grid:
-        scores = np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in stacks])
-        curve.append({"threshold": float(t), "dice": float(scores[:, 0].mean()), "jaccard": float(scores[:, 1].mean())})
-    return curve

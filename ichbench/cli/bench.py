@@ -24,7 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--splits", type=Path, default=None, help="use this split file instead of making one")
     run.add_argument("--leaderboard", type=Path, default=Path("leaderboards"), help="leaderboard folder")
     run.add_argument("--no-leaderboard", action="store_true", help="do not append to any leaderboard")
-    run.add_argument("--executor", default="local", choices=("local",), help="how jobs are scheduled")
+    run.add_argument("--executor", default="local", choices=("local", "ray"),
+                     help="local: one job after another (default); ray: Ray tasks (pip install \"ichbench[ray]\")")
+    run.add_argument("--address", default=None, help="ray: join this Ray cluster (default: start a local one)")
+    run.add_argument("--gpus-per-job", type=float, default=None, help="ray: GPUs per job (default 1 on CUDA, else 0)")
+    run.add_argument("--cpus-per-job", type=float, default=None, help="ray: CPUs per job (default 1)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.set_defaults(func=cmd_run)
 
@@ -53,6 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(
         models=resolve(args.models), protocol=load_protocol(args.protocol), out=out, data=args.data,
         device=args.device, resume=args.resume, splits=args.splits, executor=args.executor,
+        executor_options=_executor_options(args),
         leaderboard=None if args.no_leaderboard else args.leaderboard, progress=not args.json,
     )
     summary = run(config)
@@ -62,6 +67,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, out)
     return 0
+
+
+def _executor_options(args: argparse.Namespace) -> dict:
+    """The --address/--gpus-per-job/--cpus-per-job options, which only the ray executor takes."""
+    from ichbench.errors import RunError
+
+    given = {"address": args.address, "gpus_per_job": args.gpus_per_job, "cpus_per_job": args.cpus_per_job}
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and args.executor != "ray":
+        raise RunError(f"--{next(iter(given)).replace('_', '-')} needs --executor ray")
+    return given
 
 
 def _finite(value: object) -> object:

@@ -18,6 +18,7 @@ from scipy.ndimage import gaussian_filter
 from ichbench.data.dataset import LABELS, SUBTYPES
 
 NEGATIVE_FRACTION = 0.4
+VERSION = 2  # bump whenever the generator's output changes: cached phantoms are keyed by it
 
 
 @dataclass

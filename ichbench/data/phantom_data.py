@@ -10,6 +10,7 @@ from filelock import FileLock
 from ichbench.data.cache import default_cache_dir
 from ichbench.data.dataset import Dataset
 from ichbench.data.load import load_dataset
+from ichbench.data.phantom import VERSION
 from ichbench.data.phantom_write import write_phantom
 
 
@@ -17,7 +18,7 @@ def phantom_dataset(spec: object, cache_dir: Path | None = None) -> Dataset:
     """The phantom described by a spec (subjects, slices, size, seed), in the v1.0.0 JPG layout."""
     params = asdict(spec)
     cache_dir = Path(cache_dir or default_cache_dir())
-    folder = cache_dir / "phantom-{subjects}x{slices}x{size}-seed{seed}".format(**params)
+    folder = cache_dir / "phantom-v{v}-{subjects}x{slices}x{size}-seed{seed}".format(v=VERSION, **params)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock", timeout=600):  # two runs may start at once
         if not (folder / "phantom.json").exists():

@@ -15,7 +15,7 @@ from ichbench.data import ctich_jpg, ctich_nifti
 from ichbench.data.dataset import BONE_WINDOW, window_hu
 from ichbench.data.diagnosis import write_diagnosis
 from ichbench.data.imageio import slices_to_volume, write_gray
-from ichbench.data.phantom import NEGATIVE_FRACTION, Volume, make_volume
+from ichbench.data.phantom import NEGATIVE_FRACTION, VERSION, Volume, make_volume
 from ichbench.errors import DataError
 
 PHANTOM_LAYOUTS = ("jpg", "nifti")
@@ -45,7 +45,8 @@ def write_phantom(out: Path, subjects: int, slices: int, size: int, seed: int, l
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         (_write_jpg if layout == "jpg" else _write_nifti)(tmp, volumes)
-        params = {"subjects": subjects, "slices": slices, "size": size, "seed": seed, "layout": layout}
+        params = {"subjects": subjects, "slices": slices, "size": size, "seed": seed, "layout": layout,
+                  "generator_version": VERSION}
         (tmp / "phantom.json").write_text(json.dumps(params, indent=2) + "\n")
         if out.exists():
             out.rmdir()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ichbench.data.dataset import Dataset
+from ichbench.errors import RunError
 from ichbench.job import Job, JobContext, run_job
 from ichbench.progress import Reporter
 
 
-def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter) -> list[dict]:
-    """Run every job in order; a finished job is read back, not rerun."""
+def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter, **options: object) -> list[dict]:
+    """Run every job in order; a finished job is read back, not rerun. Takes no options."""
+    if options:
+        raise RunError(f"the local executor takes no options, got {', '.join(options)}")
     results = []
     for job in jobs:
         reporter.job_started(job.key, ctx.protocol.training.epochs)

@@ -1,0 +1,96 @@
+"""Run the (model, fold) jobs as Ray tasks: on the GPUs of one machine, or on a Ray cluster.
+
+Optional extra: pip install "ichbench[ray]". Each job asks for its resources (one GPU per job when
+the run uses CUDA, fractions allowed); the data set goes into the object store once; progress
+flows back to the driver through a Ray queue. A job whose worker dies is retried (bounded) and
+resumes from its last checkpoint, so the run directory must be on storage every node can reach.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ichbench.data.dataset import Dataset
+from ichbench.errors import RunError
+from ichbench.job import Job, JobContext, finished, run_job
+from ichbench.progress import Reporter
+
+MAX_RETRIES = 3
+
+
+def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int) -> dict:
+    """What one Ray worker does: run (or resume) the job, streaming epochs to the driver."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    queue.put(("start", job.key, {"pid": os.getpid()}))
+    return run_job(job, ctx, dataset, on_epoch=lambda row: queue.put(("epoch", job.key, row)))
+
+
+def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter, address: str | None = None,
+            gpus_per_job: float | None = None, cpus_per_job: float = 1, max_retries: int = MAX_RETRIES) -> list[dict]:
+    """Schedule every unfinished job on Ray; returns results in job order or raises listing failed jobs."""
+    try:
+        import ray
+        from ray.util.queue import Queue
+    except ImportError:
+        raise RunError('--executor ray needs Ray: pip install "ichbench[ray]"') from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        _init(ray, address, cpus_per_job)
+    try:
+        gpus = (1.0 if ctx.device == "cuda" else 0.0) if gpus_per_job is None else float(gpus_per_job)
+        remote = ray.remote(_remote_job).options(num_cpus=cpus_per_job, num_gpus=gpus, max_retries=max_retries)
+        queue = Queue()
+        data_ref = ray.put(dataset)  # once; workers on a node share it from the object store
+        results: dict[Job, dict] = {j: r for j in jobs if (r := finished(ctx, j)) is not None}
+        pending = {remote.remote(j, ctx, data_ref, queue, max(1, int(cpus_per_job))): j for j in jobs
+                   if j not in results}
+        for j in jobs:
+            if j in results:
+                reporter.job_done(j.key, results[j])
+            else:
+                reporter.job_started(j.key, ctx.protocol.training.epochs)
+        failed = _collect(ray, pending, results, queue, reporter)
+    finally:
+        if started_here:
+            ray.shutdown()
+    if failed:
+        raise RunError(f"{len(failed)} job(s) failed for good: " + "; ".join(f"{j.key}: {e}" for j, e in failed)
+                       + ". Finished jobs are kept; fix the cause and run again with --resume.")
+    return [results[j] for j in jobs]
+
+
+def _init(ray, address: str | None, cpus_per_job: float) -> None:
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:  # a private local instance on the loopback interface
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
+
+
+def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> list[tuple[Job, str]]:
+    failed: list[tuple[Job, str]] = []
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
+        _drain(queue, reporter)
+        for ref in done:
+            job = pending.pop(ref)
+            try:
+                results[job] = ray.get(ref)
+                reporter.job_done(job.key, results[job])
+            except Exception as exc:  # a task error or a worker that died more often than retried
+                failed.append((job, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"))
+    time.sleep(0.1)
+    _drain(queue, reporter)
+    return failed
+
+
+def _drain(queue, reporter: Reporter) -> None:
+    while not queue.empty():
+        kind, key, payload = queue.get_nowait()
+        if kind == "epoch":
+            reporter.epoch_done(key, payload)
+        else:
+            reporter.job_running(key, payload)

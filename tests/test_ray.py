@@ -1,0 +1,76 @@
+"""`--executor ray` on a real local Ray instance (loopback only): same rows as local, survives a killed worker."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+METRIC_COLUMNS = ["model", "dice_paper", "jaccard_paper", "dice_3d", "hd95", "dice_global", "sensitivity",
+                  "specificity", "precision", "accuracy", "f1", "folds", "epochs", "protocol_hash"]
+
+
+def _run(root: Path, *args: str) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "ichbench"
+    env = dict(os.environ, ICHBENCH_CACHE=str(root / "cache"), RAY_AUTH_MODE="disabled")
+    return subprocess.Popen([str(exe), "run", "--models", "threshold,resunet", "--protocol", "tiny.toml", *args],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> None:
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
+    """A tiny protocol (6 epochs) and its local-executor run, the reference."""
+    root = tmp_path_factory.mktemp("ray")
+    tiny_protocol(root / "tiny.toml", epochs=6)
+    _finish(_run(root, "--out", "local", "--leaderboard", "lb_local"))
+    return root
+
+
+def _rows(root: Path, board: str) -> pd.DataFrame:
+    return pd.read_csv(root / board / "phantom__tiny.csv")[METRIC_COLUMNS].sort_values("model").reset_index(drop=True)
+
+
+def test_ray_writes_what_local_writes(root: Path) -> None:
+    # Two CPUs per job: the same torch thread count as the local run, so the arithmetic is identical.
+    _finish(_run(root, "--out", "viaray", "--leaderboard", "lb_ray", "--executor", "ray", "--cpus-per-job", "2"))
+    pd.testing.assert_frame_equal(_rows(root, "lb_local"), _rows(root, "lb_ray"))
+    for name in ("per_slice.csv", "per_subject.csv", "summary.csv", "splits.json"):
+        assert (root / "viaray" / name).exists()
+    pd.testing.assert_frame_equal(pd.read_csv(root / "local" / "per_slice.csv"),
+                                  pd.read_csv(root / "viaray" / "per_slice.csv"))
+
+
+def test_killed_worker_is_retried_and_resumes(root: Path) -> None:
+    proc = _run(root, "--out", "killed", "--leaderboard", "lb_killed", "--executor", "ray", "--cpus-per-job", "2")
+    log = root / "killed" / "log.txt"
+    victim = None
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        text = log.read_text() if log.exists() else ""
+        found = re.search(r"job resunet/fold0 running in process (\d+)", text)
+        if found and "job resunet/fold0 epoch 1:" in text:
+            victim = int(found.group(1))
+            os.kill(victim, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    assert victim is not None, "the resunet/fold0 worker was never seen mid-training"
+    _finish(proc)
+    text = log.read_text()
+    pids = re.findall(r"job resunet/fold0 running in process (\d+)", text)
+    assert len(pids) >= 2 and int(pids[-1]) != victim  # retried in a fresh worker
+    pd.testing.assert_frame_equal(_rows(root, "lb_local"), _rows(root, "lb_killed"))
