@@ -101,8 +101,12 @@ def render(directory: Path) -> str:
     for stem, frame in read(directory).items():
         first = frame.iloc[0]
         parts += [f"## {first['dataset']} / protocol `{first['protocol']}` ({first['protocol_hash']})", "",
-                  f"Source: `{stem}.csv`. Data-set fingerprint `{str(first['dataset_fingerprint'])[:16]}`.", "",
-                  table(frame), ""]
+                  f"Source: `{stem}.csv`. Data-set fingerprint `{str(first['dataset_fingerprint'])[:16]}`.", ""]
+        report = Path(directory) / "reports" / stem / "report.html"
+        if report.exists():
+            parts += [f"Report of the newest committed run: [reports/{stem}/report.html](reports/{stem}/report.html) "
+                      f"([Markdown](reports/{stem}/report.md)).", ""]
+        parts += [table(frame), ""]
         if first["protocol"] == "paper":
             parts += _published_section(frame)
     return "\n".join(parts) + "\n"

@@ -79,3 +79,13 @@ def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Pa
     assert "## phantom / protocol `quick`" in text
     assert text.count("Published in the seed paper") == 1  # only beside the paper protocol
     assert all(m in leaderboard.COLUMNS for m in METRICS)
+
+
+def test_readme_links_a_committed_report(tmp_path: Path) -> None:
+    leaderboard.append(tmp_path, [_row("threshold")])
+    report = tmp_path / "reports" / "ctich-1.0.0__paper" / "report.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html></html>")
+    leaderboard.append(tmp_path, [_row("unet")])
+    assert "[reports/ctich-1.0.0__paper/report.html](reports/ctich-1.0.0__paper/report.html)" in (
+        tmp_path / "README.md").read_text()

@@ -11,6 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="HTML and Markdown report of finished runs (CIs, tests, plots, overlays)")
     report.add_argument("runs", type=Path, nargs="+", help="run directories (one data set and protocol)")
     report.add_argument("--out", type=Path, required=True)
+    report.add_argument("--dpi", type=int, default=90, help="figure resolution (lower for small committed reports)")
     report.set_defaults(func=cmd_report)
 
 
@@ -18,6 +19,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the report."""
     from ichbench.report.render import build_report
 
-    path = build_report(args.runs, args.out)
+    path = build_report(args.runs, args.out, args.dpi)
     print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0

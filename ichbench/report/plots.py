@@ -20,7 +20,7 @@ ABBREVIATIONS = ["IVH", "IPH", "SAH", "EDH", "SDH"]  # in the order of SUBTYPES
 def png(fig: plt.Figure) -> bytes:
     """Render and close a figure."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", bbox_inches="tight")  # dpi from rcParams: build_report sets it
     plt.close(fig)
     return buf.getvalue()
 

@@ -8,6 +8,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
@@ -22,9 +23,13 @@ th:first-child,td:first-child{text-align:left}h1{font-size:1.6em}h2{margin-top:1
 img{max-width:100%;display:block;margin:.4em 0}.meta{color:#555;font-size:14px}.ci{color:#777;font-size:11px}"""
 
 
-def build_report(run_dirs: list[Path], out: Path) -> Path:
+def build_report(run_dirs: list[Path], out: Path, dpi: int = 90) -> Path:
     """Write out/report.html (self-contained), out/report.md and its images; returns the HTML path."""
-    runs = load_runs(run_dirs)
+    with matplotlib.rc_context({"savefig.dpi": dpi}):
+        return _build(load_runs(run_dirs), out)
+
+
+def _build(runs: Runs, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     min_px = runs.protocol.metrics.detection_pixels
     results = _results_table(runs, min_px)
@@ -92,8 +97,15 @@ def _header(runs: Runs) -> list[str]:
     return [f"Protocol <b>{html.escape(m['protocol'])}</b> (hash {m['protocol_hash']}), data set "
             f"<b>{html.escape(m['dataset'])}</b> (fingerprint {m['dataset_fingerprint'][:16]}), device "
             f"{html.escape(m.get('device_name', m.get('device', '?')))}, ichbench {m.get('ichbench', '?')}, torch "
-            f"{m.get('torch', '?')}.", f"Run started {m.get('created', '?')}; report written "
+            f"{m.get('torch', '?')}.", *_attribution(m), f"Run started {m.get('created', '?')}; report written "
             f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}."]
+
+
+def _attribution(meta: dict) -> list[str]:
+    if not str(meta.get("dataset", "")).startswith("ctich"):
+        return []
+    return ["Data: CT-ICH (Hssayeni et al., PhysioNet, doi:10.13026/w8q8-ky94), CC BY 4.0; slices shown "
+            "downscaled."]
 
 
 def _html(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figures: dict) -> str:
