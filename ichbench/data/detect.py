@@ -6,8 +6,6 @@ from pathlib import Path
 
 from ichbench.errors import DataError
 
-LAYOUTS = ("ctich-1.0.0", "ctich-1.3.1", "folder")
-
 
 def detect_layout(root: Path) -> str:
     """The layout of a data folder: ctich-1.0.0, ctich-1.3.1 or folder (a manifest)."""
