@@ -24,20 +24,33 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ichbench"
 
 
-def fingerprint(root: Path, cache_dir: Path | None = None) -> str:
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+
+
+def tree_signature(root: Path) -> str:
+    """SHA-256 of every file's relative path, size and modification time (cheap: no contents read)."""
+    root = Path(root)
+    digest = hashlib.sha256(str(root.resolve()).encode())
+    for path in _files(root):
+        st = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def fingerprint(root: Path, cache_dir: Path | None = None, signature: str | None = None) -> str:
     """SHA-256 over every file's relative path and content below root (hidden files excluded).
 
-    With a cache folder, the hash is remembered under a signature of the files' paths, sizes and
-    modification times (as git's index does), so an unchanged tree is not read again.
+    With a cache folder and the tree's signature, a hash remembered under that signature (as git's
+    index remembers stat data) is returned without reading the files again.
     """
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
-    if cache_dir is not None:
-        known = _read_memo(Path(cache_dir) / "fingerprints.json").get(_stat_signature(root, files))
+    if cache_dir is not None and signature is not None:
+        known = _read_memo(Path(cache_dir) / "fingerprints.json").get(signature)
         if known:
             return known
     digest = hashlib.sha256()
-    for path in files:
+    for path in _files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
@@ -46,22 +59,12 @@ def fingerprint(root: Path, cache_dir: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def remember_fingerprint(root: Path, cache_dir: Path, value: str) -> None:
-    """Record a tree's content hash under its stat signature (after it was read without error)."""
-    root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+def remember_fingerprint(cache_dir: Path, signature: str, value: str) -> None:
+    """Record a tree's content hash under its signature (after it was read without error)."""
     memo_path = Path(cache_dir) / "fingerprints.json"
     memo = _read_memo(memo_path)
-    memo[_stat_signature(root, files)] = value
+    memo[signature] = value
     atomic_write_text(memo_path, json.dumps(memo))
-
-
-def _stat_signature(root: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256(str(root.resolve()).encode())
-    for path in files:
-        st = path.stat()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
 
 
 def _read_memo(path: Path | None) -> dict[str, str]:

@@ -28,13 +28,14 @@ def load_dataset(root: Path, bone: bool = False, use_cache: bool = True, cache_d
     root = Path(root)
     layout = detect_layout(root)
     cache_dir = Path(cache_dir or cache.default_cache_dir())
-    key = cache.fingerprint(root, cache_dir if use_cache else None)
+    signature = cache.tree_signature(root) if use_cache else None
+    key = cache.fingerprint(root, cache_dir, signature)
     entry = cache.entry_dir(cache_dir, layout, key, bone)
     subjects = cache.load_cached(entry) if use_cache else None
     if subjects is None:
         subjects = read_subjects(root, layout, bone)
         if use_cache:
             cache.store(entry, subjects)
-            cache.remember_fingerprint(root, cache_dir, key)
+            cache.remember_fingerprint(cache_dir, signature, key)
     name = root.resolve().name
     return Dataset(name=name, layout=layout, fingerprint=key, subjects=subjects)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
 from ichbench.leaderboard import PUBLISHED
-from ichbench.metrics import METRICS
+from ichbench.metrics import METRICS, summarize
 from ichbench.report import overlays, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
 
@@ -51,9 +51,10 @@ def _results_table(runs: Runs, min_px: int) -> pd.DataFrame:
         subj = runs.per_subject[runs.per_subject.model == model]
         sl = runs.per_slice[runs.per_slice.model == model]
         cis = stats.metric_cis(subj, sl, min_px)
+        means = summarize(sl, subj, min_px)  # the point estimates: the same definitions as every run
         row = {"model": model}
         for name in METRICS:
-            row[name] = stats.mean_metric(subj, sl, name, min_px)
+            row[name] = means[name]
             row[f"{name}_ci"] = cis[name]
         rows.append(row)
     return pd.DataFrame(rows)

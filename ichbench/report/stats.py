@@ -117,13 +117,3 @@ def paired_wilcoxon(a: pd.Series, b: pd.Series) -> float:
     if len(both) < 2 or not diff.any():
         return 1.0
     return float(stats.wilcoxon(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
-
-
-def mean_metric(per_subject: pd.DataFrame, per_slice: pd.DataFrame, name: str, min_pixels: int) -> float:
-    """The point estimate that goes with a CI (the same definitions as ichbench.metrics)."""
-    if name in SUBJECT_METRICS:
-        values = per_subject[per_subject["has_hemorrhage"].astype(bool)][name].dropna()
-        return float(values.mean()) if len(values) else math.nan
-    rows = subject_counts(per_slice, min_pixels)[COUNT_COLUMNS].to_numpy(float)
-    return float(_pooled(rows[None], name)[0]) if len(rows) else math.nan
-
