@@ -11,7 +11,7 @@ import torch
 
 from ichbench.data.load import load_dataset
 from ichbench.data.phantom_write import write_phantom
-from ichbench.windows import WindowSampler, WindowSet
+from ichbench.training.windows import WindowSampler, WindowSet
 
 BATCH, SIZE = 32, 160
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ichbench.infer import binarize, predict_prob, prepare_model
+from ichbench.inference.infer import binarize, predict_prob, prepare_model
 from ichbench.models import create_model
 from ichbench.protocol import load_protocol
 

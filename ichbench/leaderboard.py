@@ -11,7 +11,7 @@ import pandas as pd
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
-from ichbench.metrics import METRICS
+from ichbench.evaluation.metrics import METRICS
 
 ID_COLUMNS = ["date", "model", "kind", "params"]
 METRIC_COLUMNS = [c for m in METRICS for c in (m, f"{m}_std")]

@@ -8,7 +8,7 @@ import math
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-log = logging.getLogger("ichbench.run")
+log = logging.getLogger("ichbench.benchmark.run")
 
 
 class Reporter:

@@ -10,10 +10,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ichbench.augment import Augmentation
 from ichbench.errors import ProtocolError
 
 PRESETS = ("paper", "quick")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the random affine transform; all zero means no augmentation."""
+
+    rotation: float = 20.0
+    shift: float = 0.1
+    shear: float = 0.1
+    zoom: float = 0.2
+
+    @property
+    def enabled(self) -> bool:
+        """Does any range differ from zero."""
+        return any((self.rotation, self.shift, self.shear, self.zoom))
 
 
 @dataclass(frozen=True)

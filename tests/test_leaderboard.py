@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench import leaderboard
-from ichbench.metrics import METRICS
+from ichbench.evaluation.metrics import METRICS
 
 
 def _row(model: str, protocol_hash: str = "abc123abc123", dataset: str = "ctich-1.0.0", protocol: str = "paper",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ichbench.metrics import detection, dice, hd95, jaccard, paper_scores, pooled, slice_counts, subject_scores, summarize
+from ichbench.evaluation.metrics import detection, dice, hd95, jaccard, paper_scores, pooled, slice_counts, subject_scores, summarize
 
 
 def _stack(*slices: list[list[int]]) -> np.ndarray:

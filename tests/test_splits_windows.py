@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from ichbench.augment import Augmentation, augment, random_affines
+from ichbench.protocol import Augmentation
+from ichbench.training.augment import augment, random_affines
 from ichbench.data import Dataset, Subject, load_dataset
 from ichbench.errors import DataError
-from ichbench.splits import load_splits, make_splits, save_splits
-from ichbench.windows import WindowSampler, gather_torch, training_windows
+from ichbench.data.splits import load_splits, make_splits, save_splits
+from ichbench.training.windows import WindowSampler, gather_torch, training_windows
 
 
 def _subject(sid: str, positive_slices: list[int], n: int = 4, size: int = 64) -> Subject:

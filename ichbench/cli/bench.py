@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ichbench.errors import RunError
     from ichbench.models.registry import resolve
     from ichbench.protocol import load_protocol
-    from ichbench.run import RunConfig, run
+    from ichbench.benchmark.run import RunConfig, run
 
     if args.resume and args.out is None:
         raise RunError("--resume needs --out naming the run to continue")

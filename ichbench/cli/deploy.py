@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a bundle."""
-    from ichbench.bundle import export_bundle
+    from ichbench.inference.bundle import export_bundle
 
     out = export_bundle(args.run_dir, args.model, args.folds, args.out)
     print(f"exported {args.model} to {out}")
@@ -50,10 +50,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predict one scan and write mask, overlays and summary."""
     import torch
 
-    from ichbench.bundle import load_bundle
+    from ichbench.inference.bundle import load_bundle
     from ichbench.environment import resolve_device
-    from ichbench.predict import predict_scan, summarize_mask, write_outputs
-    from ichbench.scan import read_scan
+    from ichbench.inference.predict import predict_scan, summarize_mask, write_outputs
+    from ichbench.inference.scan import read_scan
 
     device = resolve_device(args.device)
     bundle = load_bundle(args.bundle, device)
@@ -70,7 +70,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """External validation of a bundle."""
     from ichbench.environment import resolve_device
-    from ichbench.external import evaluate_bundle
+    from ichbench.benchmark.external import evaluate_bundle
 
     out = args.out or Path("runs") / f"evaluate-{args.bundle.name}-{args.data.name}"
     board = None if args.no_leaderboard else args.leaderboard

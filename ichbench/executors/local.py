@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
-from ichbench.job import Job, JobContext, run_job
+from ichbench.training.job import Job, JobContext, run_job
 from ichbench.progress import Reporter
 
 

@@ -13,7 +13,7 @@ import time
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
-from ichbench.job import Job, JobContext, finished, run_job
+from ichbench.training.job import Job, JobContext, finished, run_job
 from ichbench.progress import Reporter
 
 MAX_RETRIES = 3

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
 from ichbench.leaderboard import PUBLISHED
-from ichbench.metrics import METRICS, summarize
+from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.report import overlays, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
 

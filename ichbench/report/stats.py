@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ichbench.metrics import POOLED_METRICS, SUBJECT_METRICS
+from ichbench.evaluation.metrics import POOLED_METRICS, SUBJECT_METRICS
 
 LEVEL = 0.95
 COUNT_COLUMNS = ["tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn"]

@@ -46,7 +46,7 @@ def read_scan(path: Path, input_window: str = "hu") -> Scan:
         if any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
             return _read_slices(path, files)
         if files:
-            from ichbench.dicom import read_dicom_series
+            from ichbench.inference.dicom import read_dicom_series
 
             hu, affine, spacing = read_dicom_series(path, files)
             return Scan(_window(hu, input_window, path), affine, spacing, None, "dicom")

@@ -9,25 +9,10 @@ is resampled bilinearly, the mask by nearest neighbour so it stays binary.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Ranges of the random affine transform; all zero means no augmentation."""
-
-    rotation: float = 20.0
-    shift: float = 0.1
-    shear: float = 0.1
-    zoom: float = 0.2
-
-    @property
-    def enabled(self) -> bool:
-        """Does any range differ from zero."""
-        return any((self.rotation, self.shift, self.shear, self.zoom))
+from ichbench.protocol import Augmentation
 
 
 def random_affines(n: int, aug: Augmentation, generator: torch.Generator) -> torch.Tensor:

@@ -13,9 +13,9 @@ from PIL import Image
 from scipy import ndimage
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.bundle import Bundle, bundle_model
-from ichbench.infer import binarize, predict_prob
-from ichbench.scan import Scan
+from ichbench.inference.bundle import Bundle, bundle_model
+from ichbench.inference.infer import binarize, predict_prob
+from ichbench.inference.scan import Scan
 
 FULL_3D = np.ones((3, 3, 3), bool)  # lesions touching by a corner are one lesion
 

@@ -11,12 +11,12 @@ import pandas as pd
 import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.bundle import bundle_model, load_bundle
+from ichbench.inference.bundle import bundle_model, load_bundle
 from ichbench.data.load import load_dataset
 from ichbench.environment import describe_device, versions
-from ichbench.evaluate import score_subjects
+from ichbench.evaluation.scoring import score_subjects
 from ichbench.leaderboard import append as append_leaderboard
-from ichbench.run import leaderboard_rows, write_outputs
+from ichbench.benchmark.run import leaderboard_rows, write_outputs
 
 
 def evaluate_bundle(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool = False,

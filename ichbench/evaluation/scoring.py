@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ichbench.data.dataset import LABELS, SUBTYPES, Subject
-from ichbench.infer import binarize, predict_prob
-from ichbench.metrics import slice_counts, subject_scores
+from ichbench.inference.infer import binarize, predict_prob
+from ichbench.evaluation.metrics import slice_counts, subject_scores
 from ichbench.protocol import Protocol
 
 

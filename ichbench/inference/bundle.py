@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from ichbench import __version__
 from ichbench.errors import RunError
-from ichbench.infer import prepare_model
+from ichbench.inference.infer import prepare_model
 from ichbench.models.registry import available_models, create_model
 from ichbench.protocol import Protocol, load_protocol
 

@@ -16,14 +16,14 @@ from ichbench.data.load import load_dataset
 from ichbench.data.phantom_data import phantom_dataset
 from ichbench.environment import describe_device, git_commit, resolve_device, versions
 from ichbench.errors import RunError
-from ichbench.job import Job, JobContext
+from ichbench.training.job import Job, JobContext
 from ichbench.leaderboard import append as append_leaderboard
-from ichbench.metrics import METRICS, summarize
+from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
-from ichbench.splits import load_splits, make_splits, save_splits
+from ichbench.data.splits import load_splits, make_splits, save_splits
 
-log = logging.getLogger("ichbench.run")
+log = logging.getLogger("ichbench.benchmark.run")
 
 
 @dataclass

@@ -13,10 +13,10 @@ import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.data.dataset import Dataset
-from ichbench.evaluate import score_subjects
+from ichbench.evaluation.scoring import score_subjects
 from ichbench.protocol import Protocol
-from ichbench.splits import Fold
-from ichbench.train import train
+from ichbench.data.splits import Fold
+from ichbench.training.train import train
 
 RESULT = "result.json"
 

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 
 from ichbench.atomic import atomic_save
-from ichbench.augment import augment
+from ichbench.training.augment import augment
 from ichbench.data.dataset import Subject
-from ichbench.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
-from ichbench.metrics import paper_scores, slice_counts
+from ichbench.inference.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
+from ichbench.evaluation.metrics import paper_scores, slice_counts
 from ichbench.models.registry import create_model
 from ichbench.protocol import Protocol
-from ichbench.windows import WindowSampler, training_windows
+from ichbench.training.windows import WindowSampler, training_windows
 
 EpochCallback = Callable[[dict], None]
 
