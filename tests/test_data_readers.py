@@ -133,3 +133,55 @@ def test_real_release_counts(real_data: Path, cli) -> None:
     assert (summary["patients"], summary["slices"], summary["positive_slices"]) == (82, 2501, 318)
     assert summary["patients_with_hemorrhage"] == 36
     assert summary["slice_sizes"] == ["640x640"]
+
+
+READER_PLUGIN = '''
+from pathlib import Path
+
+import numpy as np
+
+from ichbench.data.dataset import LABELS, Subject
+from ichbench.data.readers import Reader
+
+
+def read(root, bone=False):
+    """Each NNN.npz holds image (S, H, W) uint8 and mask (S, H, W) 0/1."""
+    subjects = []
+    for path in sorted(Path(root).glob("*.npz")):
+        d = np.load(path)
+        n = len(d["image"])
+        labels = np.zeros((n, len(LABELS)), np.uint8)
+        labels[:, LABELS.index("No_Hemorrhage")] = ~d["mask"].reshape(n, -1).any(1)
+        subjects.append(Subject(path.stem, d["image"], d["mask"], labels, np.arange(1, n + 1)))
+    return subjects
+
+
+READER = Reader("npz-stacks", "NNN.npz stacks + stacks.txt", lambda root: (root / "stacks.txt").exists(), read)
+NOT_A_READER = object()
+'''
+
+
+@pytest.mark.slow
+def test_reader_plugin_installed_with_pip_is_used_and_broken_ones_are_reported(tmp_path, cli, install_plugin) -> None:
+    eps = {"npz-stacks": "ichbench_npzreader:READER", "bad": "ichbench_npzreader:NOT_A_READER",
+           "gone": "no_such_reader_module:READER"}
+    env = install_plugin("ichbench-npzreader", {"ichbench.readers": eps}, "ichbench_npzreader", READER_PLUGIN)
+    data = tmp_path / "stacks"
+    data.mkdir()
+    (data / "stacks.txt").write_text("two subjects\n")
+    rng = np.random.default_rng(0)
+    for sid, lesion in (("001", True), ("002", False)):
+        mask = np.zeros((3, 32, 32), np.uint8)
+        mask[1, 10:20, 10:20] = lesion
+        np.savez(data / f"{sid}.npz", image=rng.integers(0, 255, (3, 32, 32), dtype=np.uint8), mask=mask)
+    checked = cli("data", "check", data, "--json", env=env)
+    assert checked.returncode == 0, checked.stderr
+    doc = json.loads(checked.stdout)
+    assert doc["layout"] == "npz-stacks" and doc["patients"] == 2 and doc["positive_slices"] == 1
+    assert "reader plugin 'gone'" in checked.stderr and "reader plugin 'bad'" in checked.stderr
+    unknown = tmp_path / "other"
+    unknown.mkdir()
+    (unknown / "x.txt").write_text("?")
+    refused = cli("data", "check", unknown, env=env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "NNN.npz stacks + stacks.txt (npz-stacks)" in refused.stderr and "manifest.csv (own folder)" in refused.stderr

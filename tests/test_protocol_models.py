@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from ichbench import plugins
 from ichbench.errors import ModelError, ProtocolError
 from ichbench.models import registry
+from ichbench.models.contract import SegmentationModel, input_multiple, trainable
 from ichbench.models.threshold import best_band, threshold
 from ichbench.protocol import Training, load_protocol, parse_protocol
 
@@ -67,7 +69,7 @@ def test_builtins_register_through_entry_points() -> None:
     assert registry.list_models() == BUILTINS
     assert registry.list_models("unet*") == ["unet", "unet-hssayeni", "unetplusplus"]
     assert {registry.available_models()[n].source for n in BUILTINS} == {"ichbench"}
-    assert registry.discover() is registry.discover()  # discovered once, cached
+    assert plugins.discover(registry.GROUP) is plugins.discover(registry.GROUP)  # discovered once, cached
     with pytest.raises(ModelError, match="unknown model 'vnet'"):
         registry.create_model("vnet")
     with pytest.raises(ModelError, match=r"unknown model\(s\) vnet"):
@@ -75,13 +77,26 @@ def test_builtins_register_through_entry_points() -> None:
     assert registry.resolve("all") == BUILTINS
 
 
-@pytest.mark.parametrize("name", BUILTINS)
-def test_every_model_maps_windows_to_one_logit_channel(name: str) -> None:
+@pytest.mark.parametrize("name", registry.list_models())
+def test_every_model_keeps_the_contract(name: str) -> None:
     kw = {"width": 8} if name in ("resunet", "unet-hssayeni") else {}
     model = registry.create_model(name, in_channels=1, **kw).eval()
+    multiple = input_multiple(model)
+    assert multiple >= 1 and 64 % multiple == 0
     with torch.no_grad():
         out = model(torch.rand(2, 1, 64, 64))
     assert out.shape == (2, 1, 64, 64)
+    assert isinstance(model, SegmentationModel)
+    if not trainable(model):
+        assert callable(model.fit_subjects)
+
+
+def test_a_window_the_model_cannot_take_is_refused_before_training() -> None:
+    assert input_multiple(registry.create_model("resunet", width=4)) == 16
+    assert input_multiple(registry.create_model("unet")) == 32
+    registry.check_window("resunet", 64, width=4)
+    with pytest.raises(ModelError, match="'resunet' needs window sides divisible by 16; .* size is 40"):
+        registry.check_window("resunet", 40, width=4)
 
 
 def test_original_unet_has_the_keras_parameter_count() -> None:
@@ -94,18 +109,18 @@ def test_broken_and_duplicate_plugins_are_reported_and_skipped(monkeypatch: pyte
         EntryPoint("broken", "no_such_module_xyz:factory", registry.GROUP),
         EntryPoint("unet", "ichbench.models.resunet:resunet", registry.GROUP),
     ]
-    monkeypatch.setattr(registry, "entry_points", lambda group: fake)
-    registry.discover.cache_clear()
+    monkeypatch.setattr(plugins, "entry_points", lambda group: fake)
+    plugins.discover.cache_clear()
     try:
         with pytest.warns(UserWarning) as caught:
-            found = registry.discover()
+            found = plugins.discover(registry.GROUP)
         messages = " ".join(str(w.message) for w in caught)
         assert "model plugin 'broken'" in messages and "No module named 'no_such_module_xyz'" in messages
         assert "duplicates" in messages
-        assert list(found.models) == ["unet"] and found.models["unet"].target == "ichbench.models.smp:unet"
+        assert list(found.plugins) == ["unet"] and found.plugins["unet"].target == "ichbench.models.smp:unet"
         assert found.broken[0][0] == "broken"
     finally:
-        registry.discover.cache_clear()
+        plugins.discover.cache_clear()
 
 
 def test_threshold_band_grid_search_by_hand() -> None:

@@ -98,18 +98,6 @@ def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli, tiny_
     assert "epoch 2:" in log.read_text().split("fold0 started")[-1]  # the resumed job continued, not restarted
 
 
-PLUGIN_PYPROJECT = """
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "ichbench-tinyplug"
-version = "0.1"
-[project.entry-points."ichbench.models"]
-tinynet = "ichbench_tinyplug:tinynet"
-brokennet = "ichbench_tinyplug_missing:nothing"
-"""
-
 PLUGIN_MODULE = '''
 from torch import nn
 
@@ -121,16 +109,9 @@ def tinynet(in_channels=1, **kw):
 
 
 @pytest.mark.slow
-def test_external_plugin_is_listed_and_runs(tiny: Path, tmp_path: Path, cli) -> None:
-    pkg = tmp_path / "plugin"
-    pkg.mkdir()
-    (pkg / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
-    (pkg / "ichbench_tinyplug.py").write_text(PLUGIN_MODULE)
-    target = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
-                          "--target", str(target), str(pkg)], capture_output=True, text=True)
-    assert pip.returncode == 0, pip.stderr
-    env = {"PYTHONPATH": str(target)}
+def test_external_plugin_is_listed_and_runs(tiny: Path, tmp_path: Path, cli, install_plugin) -> None:
+    eps = {"tinynet": "ichbench_tinyplug:tinynet", "brokennet": "ichbench_tinyplug_missing:nothing"}
+    env = install_plugin("ichbench-tinyplug", {"ichbench.models": eps}, "ichbench_tinyplug", PLUGIN_MODULE)
     listed = cli("list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     doc = json.loads(listed.stdout)

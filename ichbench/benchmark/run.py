@@ -18,6 +18,7 @@ from ichbench.environment import describe_device, git_commit, resolve_device, ve
 from ichbench.errors import RunError
 from ichbench.training.job import Job, JobContext
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.models.registry import check_window
 from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
@@ -52,6 +53,8 @@ def load_data(config: RunConfig) -> Dataset:
 
 def run(config: RunConfig) -> pd.DataFrame:
     """Run every (model, fold) job and return the summary (one row per model)."""
+    for name in config.models:
+        check_window(name, config.protocol.windows.size, **config.protocol.models.get(name, {}))
     device = resolve_device(config.device)
     dataset = load_data(config)
     meta = _prepare(config, dataset, device)

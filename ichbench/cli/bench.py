@@ -104,14 +104,14 @@ def _print_summary(summary, out: Path) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List registered models."""
-    from ichbench.models.registry import available_models, create_model, discover, list_models
+    from ichbench.models.registry import available_models, broken_models, create_model, list_models
 
     rows = []
     for name in list_models(args.pattern):
         info = available_models()[name]
         params = sum(p.numel() for p in create_model(name).parameters())
         rows.append({"name": name, "parameters": params, "source": info.source, "target": info.target})
-    broken = [{"name": n, "error": e} for n, e in discover().broken]
+    broken = [{"name": n, "error": e} for n, e in broken_models()]
     if args.json:
         print(json.dumps({"models": rows, "broken": broken}))
         return 0

@@ -11,6 +11,7 @@ import numpy as np
 from ichbench.data.dataset import LABELS, Subject
 from ichbench.data.diagnosis import read_diagnosis
 from ichbench.data.imageio import read_gray
+from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
 CSV_NAME = "hemorrhage_diagnosis.csv"
@@ -108,3 +109,11 @@ def _read_bone(folder: Path, slices: list[int], shape: tuple[int, int], pool: Th
         return _crop(read_gray(path), path)
 
     return np.stack(list(pool.map(one, slices)))
+
+
+def _looks_like(root: Path) -> bool:
+    return (root / CSV_NAME).exists() or (root / "Patients_CT").is_dir()
+
+
+READER = Reader("ctich-1.0.0", "hemorrhage_diagnosis.csv + Patients_CT/ (CT-ICH 1.0.0)", _looks_like,
+                read_ctich_jpg, priority=10)

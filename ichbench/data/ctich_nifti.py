@@ -9,6 +9,7 @@ import numpy as np
 from ichbench.data.dataset import BONE_WINDOW, LABELS, Subject, window_hu
 from ichbench.data.diagnosis import read_diagnosis
 from ichbench.data.imageio import NIFTI_SUFFIXES, read_nifti, volume_to_slices
+from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
 CSV_NAME = "hemorrhage_diagnosis_raw_ct.csv"
@@ -69,3 +70,11 @@ def _check_labels(path: Path, patient: int, slices: np.ndarray, labels: np.ndarr
         if not flags[NO_HEMORRHAGE] and not has:
             raise DataError(f"{path}: mask empty in slice {k}, but {CSV_NAME} marks patient {patient} "
                             f"slice {k} as hemorrhage")
+
+
+def _looks_like(root: Path) -> bool:
+    return (root / CSV_NAME).exists() or (root / "ct_scans").is_dir()
+
+
+READER = Reader("ctich-1.3.1", f"{CSV_NAME} + ct_scans/ + masks/ (CT-ICH 1.3.1)", _looks_like,
+                read_ctich_nifti, priority=20)

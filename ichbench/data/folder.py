@@ -14,6 +14,7 @@ import numpy as np
 
 from ichbench.data.dataset import LABELS, Subject, window_hu
 from ichbench.data.imageio import is_nifti, read_gray, read_nifti
+from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
 MANIFEST = "manifest.csv"
@@ -111,3 +112,12 @@ def _labels(row: dict[str, str], has_mask: bool) -> np.ndarray:
     if not row.get(LABELS[NO_HEMORRHAGE]):
         flags[NO_HEMORRHAGE] = 0 if has_mask else 1
     return flags
+
+
+def _read(root: Path, bone: bool = False) -> list[Subject]:
+    if bone:
+        raise DataError(f"{root}: the folder layout has no bone window")
+    return read_folder(root)
+
+
+READER = Reader("folder", f"{MANIFEST} (own folder)", lambda root: (root / MANIFEST).exists(), _read, priority=90)

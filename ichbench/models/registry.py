@@ -1,20 +1,18 @@
-"""Model registry over the `ichbench.models` entry points, discovered once and cached.
+"""Model registry over the `ichbench.models` entry points (see ichbench.plugins and models.contract).
 
-Each entry point names a factory `f(in_channels=1, **kw) -> torch.nn.Module` mapping (B, C, h, w)
-to one logit channel (B, 1, h, w). A plugin that fails to load is reported (name and error) and
-skipped; a duplicate name is reported and the first one (the built-in, if any) is kept.
+Each entry point names a factory `f(in_channels=1, **kw)` returning a model that keeps the contract
+in `ichbench.models.contract`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.metadata import entry_points
 
 from ichbench.errors import ModelError
+from ichbench.models.contract import input_multiple
+from ichbench.plugins import discover
 
 GROUP = "ichbench.models"
 
@@ -29,48 +27,14 @@ class ModelInfo:
     target: str  # module:function
 
 
-@dataclass(frozen=True)
-class Discovery:
-    """What discovery found: usable models, and plugins that failed (name, error)."""
-
-    models: dict[str, ModelInfo]
-    broken: tuple[tuple[str, str], ...]
-
-
-@lru_cache(maxsize=1)
-def discover() -> Discovery:
-    """Load every entry point of the group once; later calls return the cached result."""
-    models: dict[str, ModelInfo] = {}
-    broken: list[tuple[str, str]] = []
-    eps = sorted(entry_points(group=GROUP), key=lambda ep: (_dist(ep) != "ichbench", ep.name))
-    for ep in eps:
-        source = _dist(ep)
-        if ep.name in models:
-            warnings.warn(
-                f"model {ep.name!r} from {source} ({ep.value}) duplicates the one from "
-                f"{models[ep.name].source} ({models[ep.name].target}); keeping the one from {models[ep.name].source}",
-                stacklevel=2,
-            )
-            continue
-        try:
-            factory = ep.load()
-        except Exception as exc:  # a plugin may fail in any way; it must not take the others down
-            broken.append((ep.name, f"{type(exc).__name__}: {exc}"))
-            warnings.warn(f"model plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
-                          stacklevel=2)
-            continue
-        models[ep.name] = ModelInfo(ep.name, factory, source, ep.value)
-    return Discovery(models=models, broken=tuple(broken))
-
-
-def _dist(ep: object) -> str:
-    dist = getattr(ep, "dist", None)
-    return dist.name if dist is not None else "unknown"
-
-
 def available_models() -> dict[str, ModelInfo]:
     """Name -> ModelInfo of every model that loaded."""
-    return discover().models
+    return {n: ModelInfo(n, p.obj, p.source, p.target) for n, p in discover(GROUP).plugins.items()}
+
+
+def broken_models() -> tuple[tuple[str, str], ...]:
+    """(name, error) of every model plugin that failed to load."""
+    return discover(GROUP).broken
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -94,3 +58,11 @@ def create_model(name: str, in_channels: int = 1, **kw: object):
     if info is None:
         raise ModelError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     return info.factory(in_channels=in_channels, **kw)
+
+
+def check_window(name: str, size: int, **kw: object) -> None:
+    """Refuse a window side the model cannot take (before anything trains)."""
+    multiple = input_multiple(create_model(name, **kw))
+    if size % multiple:
+        raise ModelError(f"model {name!r} needs window sides divisible by {multiple}; the protocol's "
+                         f"[windows] size is {size}")

@@ -36,6 +36,7 @@ class ResUNet(nn.Module):
     def __init__(self, in_channels: int = 1, width: int = 32, levels: int = 5) -> None:
         super().__init__()
         widths = [width * 2**i for i in range(levels)]
+        self.input_multiple = 2 ** (levels - 1)
         self.down = nn.ModuleList()
         cin = in_channels
         for w in widths:

@@ -8,7 +8,9 @@ from torch import nn
 
 def _build(cls: type, in_channels: int, encoder_name: str = "resnet34", **kw: object) -> nn.Module:
     # encoder_weights=None: weights cannot be downloaded at run time, and the paper trains from scratch.
-    return cls(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels, classes=1, **kw)
+    model = cls(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels, classes=1, **kw)
+    model.input_multiple = 2 ** int(kw.get("encoder_depth", 5))  # the encoder halves the size at each stage
+    return model
 
 
 def unet(in_channels: int = 1, **kw: object) -> nn.Module:

@@ -28,6 +28,8 @@ def _up(cin: int, cout: int) -> nn.Sequential:
 class UNetHssayeni(nn.Module):
     """The CT-ICH U-Net (about 31 million parameters at width 64)."""
 
+    input_multiple = 16  # four 2x2 poolings
+
     def __init__(self, in_channels: int = 1, width: int = 64, dropout: float = 0.5) -> None:
         super().__init__()
         w = [width * 2**i for i in range(5)]

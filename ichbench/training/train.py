@@ -22,6 +22,7 @@ from ichbench.training.augment import augment
 from ichbench.data.dataset import Subject
 from ichbench.inference.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
 from ichbench.evaluation.metrics import paper_scores, slice_counts
+from ichbench.models.contract import trainable
 from ichbench.models.registry import create_model
 from ichbench.protocol import Protocol
 from ichbench.training.windows import WindowSampler, training_windows
@@ -71,7 +72,7 @@ def train(
 ) -> Trained:
     """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present."""
     model = build_model(name, protocol, fold, device)
-    if not getattr(model, "trainable", True):
+    if not trainable(model):
         fitted = model.fit_subjects(train + val)
         atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
         return Trained(model, 0, protocol.post.threshold, [], fitted, validate(model, val, protocol, device)[2])
