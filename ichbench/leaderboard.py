@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 from pathlib import Path
 
 import pandas as pd
+import platformdirs
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
@@ -18,6 +20,12 @@ METRIC_COLUMNS = [c for m in METRICS for c in (m, f"{m}_std")]
 META_COLUMNS = ["folds", "epochs", "wall_s", "device", "torch", "ichbench", "commit", "protocol", "protocol_hash",
                 "dataset", "dataset_fingerprint", "trained_on", "run"]
 COLUMNS = ID_COLUMNS + METRIC_COLUMNS + META_COLUMNS
+
+
+def default_directory() -> Path:
+    """Where runs append by default: $ICHBENCH_LEADERBOARD, else the user's data folder (never the checkout)."""
+    env = os.environ.get("ICHBENCH_LEADERBOARD")
+    return Path(env) if env else platformdirs.user_data_path("ichbench") / "leaderboards"
 
 
 def _slug(text: str) -> str:

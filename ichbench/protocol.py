@@ -106,8 +106,14 @@ class Protocol:
 
     @property
     def hash(self) -> str:
-        """SHA-256 of the canonical JSON of every setting except name and description (12 hex digits)."""
-        doc = {k: v for k, v in asdict(self).items() if k not in ("name", "description")}
+        """The hash of a run on real data: every setting that shapes its numbers (not the phantom's)."""
+        return self.hash_for(on_phantom=False)
+
+    def hash_for(self, on_phantom: bool) -> str:
+        """SHA-256 (12 hex digits) of the canonical JSON of every setting except name and description;
+        the [phantom] table counts only for runs on the phantom, whose data it defines."""
+        skip = {"name", "description"} | (set() if on_phantom else {"phantom"})
+        doc = {k: v for k, v in asdict(self).items() if k not in skip}
         canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -46,6 +46,8 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """Every test gets its own data cache, so none sees another's cached arrays."""
     path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("ICHBENCH_CACHE", str(path))
+    # Nor does any test append to the user's own leaderboard.
+    monkeypatch.setenv("ICHBENCH_LEADERBOARD", str(path / "leaderboards"))
     return path
 
 

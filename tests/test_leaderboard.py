@@ -89,3 +89,19 @@ def test_readme_links_a_committed_report(tmp_path: Path) -> None:
     leaderboard.append(tmp_path, [_row("unet")])
     assert "[reports/ctich-1.0.0__paper/report.html](reports/ctich-1.0.0__paper/report.html)" in (
         tmp_path / "README.md").read_text()
+
+
+def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, tiny_protocol) -> None:
+    own = tmp_path / "own-board"
+    env = {"ICHBENCH_LEADERBOARD": str(own)}
+    where = cli("leaderboard", "--where", env=env)
+    assert where.returncode == 0 and where.stdout.strip() == str(own)
+    tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
+    run = cli("run", "--models", "threshold", "--protocol", tiny, "--out", "r", env=env)
+    assert run.returncode == 0, run.stderr
+    assert list(pd.read_csv(own / "phantom__tiny.csv").model) == ["threshold"]
+    assert not (tmp_path / "leaderboards").exists()  # the checkout's published tables stay untouched
+    shown = cli("leaderboard", "--json", env=env)
+    assert shown.returncode == 0 and "phantom__tiny" in shown.stdout
+    empty = cli("leaderboard", "--dir", "nowhere", env=env)
+    assert empty.returncode == 2 and "nowhere: no leaderboard CSV files" in empty.stderr

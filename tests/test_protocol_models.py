@@ -38,6 +38,14 @@ def test_hash_is_canonical(tmp_path: Path) -> None:
     assert parse_protocol(load_protocol("quick").to_toml(), "x") == load_protocol("quick")
 
 
+def test_the_phantom_counts_only_for_runs_on_the_phantom() -> None:
+    p = load_protocol("paper")
+    other = replace(p, phantom=replace(p.phantom, subjects=7))
+    assert other.hash == p.hash == p.hash_for(on_phantom=False)  # real-data rows keep their table
+    assert other.hash_for(on_phantom=True) != p.hash_for(on_phantom=True)
+    assert p.hash_for(on_phantom=True) != p.hash
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

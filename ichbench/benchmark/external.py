@@ -34,7 +34,7 @@ def evaluate_bundle(bundle_dir: Path, data: Path, out: Path, device: str, ensemb
     out.mkdir(parents=True, exist_ok=True)
     summary = write_outputs(out, [result], bundle.protocol)
     atomic_save(out / "predictions.npz", lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
-    meta = {"protocol": bundle.protocol.name, "protocol_hash": bundle.protocol.hash, "dataset": dataset.name,
+    meta = {"protocol": bundle.protocol.name, "protocol_hash": bundle.meta["protocol_hash"], "dataset": dataset.name,
             "dataset_fingerprint": dataset.fingerprint, "device_name": describe_device(device), **versions(),
             "kind": "external", "trained_on": bundle.meta["trained_on"]}
     rows = leaderboard_rows(summary, meta, board, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from ichbench.environment import describe_device, git_commit, resolve_device, ve
 from ichbench.errors import RunError
 from ichbench.training.job import Job, JobContext
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_window
 from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.progress import Reporter
@@ -37,7 +38,7 @@ class RunConfig:
     data: Path | None = None
     device: str = "auto"
     resume: bool = False
-    leaderboard: Path | None = Path("leaderboards")
+    leaderboard: Path | None = field(default_factory=default_directory)
     executor: str = "local"
     executor_options: dict | None = None
     splits: Path | None = None
@@ -93,7 +94,7 @@ def _executor(config: RunConfig):
 def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     out = config.out
     meta = {
-        "protocol": config.protocol.name, "protocol_hash": config.protocol.hash, "dataset": dataset.name,
+        "protocol": config.protocol.name, "protocol_hash": config.protocol.hash_for(on_phantom=config.data is None), "dataset": dataset.name,
         "data": str(Path(config.data).resolve()) if config.data is not None else None,
         "dataset_fingerprint": dataset.fingerprint, "models": config.models, "device": device,
         "device_name": describe_device(device), **versions(),

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
     run.add_argument("--splits", type=Path, default=None, help="use this split file instead of making one")
-    run.add_argument("--leaderboard", type=Path, default=Path("leaderboards"), help="leaderboard folder")
+    run.add_argument("--leaderboard", type=Path, default=None,
+                     help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)")
     run.add_argument("--no-leaderboard", action="store_true", help="do not append to any leaderboard")
     run.add_argument("--executor", default="local", choices=("local", "ray"),
                      help="local: one job after another (default); ray: Ray tasks (pip install \"ichbench[ray]\")")
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=cmd_list)
 
     board = sub.add_parser("leaderboard", help="print the leaderboard")
-    board.add_argument("--dir", type=Path, default=Path("leaderboards"))
+    board.add_argument("--dir", type=Path, default=None, help="leaderboard folder (default: --where)")
+    board.add_argument("--where", action="store_true", help="print the default leaderboard folder and exit")
     board.add_argument("--json", action="store_true")
     board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")
     board.set_defaults(func=cmd_leaderboard)
@@ -58,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         models=resolve(args.models), protocol=load_protocol(args.protocol), out=out, data=args.data,
         device=args.device, resume=args.resume, splits=args.splits, executor=args.executor,
         executor_options=_executor_options(args),
-        leaderboard=None if args.no_leaderboard else args.leaderboard, progress=not args.json,
+        leaderboard=board_dir(args), progress=not args.json,
     )
     summary = run(config)
     if args.json:
@@ -67,6 +69,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, out)
     return 0
+
+
+def board_dir(args: argparse.Namespace) -> Path | None:
+    """--no-leaderboard, --leaderboard DIR, or the user's own leaderboard folder."""
+    from ichbench.leaderboard import default_directory
+
+    return None if args.no_leaderboard else (args.leaderboard or default_directory())
 
 
 def _executor_options(args: argparse.Namespace) -> dict:
@@ -131,15 +140,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Print (or re-render) the leaderboard."""
     from ichbench.atomic import atomic_write_text
     from ichbench.errors import RunError
-    from ichbench.leaderboard import read, render
+    from ichbench.leaderboard import default_directory, read, render
 
-    boards = read(args.dir)
+    if args.where:
+        print(default_directory())
+        return 0
+    directory = args.dir or default_directory()
+    boards = read(directory)
     if not boards:
-        raise RunError(f"{args.dir}: no leaderboard CSV files")
+        raise RunError(f"{directory}: no leaderboard CSV files (the published tables: --dir leaderboards)")
     if args.render:
-        atomic_write_text(args.dir / "README.md", render(args.dir))
+        atomic_write_text(directory / "README.md", render(directory))
     if args.json:
         print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in boards.items()}))
     else:
-        Console().print(render(args.dir))
+        Console().print(render(directory))
     return 0

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", type=Path, default=None)
     evaluate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     evaluate.add_argument("--ensemble", action="store_true")
-    evaluate.add_argument("--leaderboard", type=Path, default=Path("leaderboards"))
+    evaluate.add_argument("--leaderboard", type=Path, default=None,
+                          help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)")
     evaluate.add_argument("--no-leaderboard", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -71,9 +72,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """External validation of a bundle."""
     from ichbench.environment import resolve_device
     from ichbench.benchmark.external import evaluate_bundle
+    from ichbench.cli.bench import board_dir
 
     out = args.out or Path("runs") / f"evaluate-{args.bundle.name}-{args.data.name}"
-    board = None if args.no_leaderboard else args.leaderboard
+    board = board_dir(args)
     summary = evaluate_bundle(args.bundle, args.data, out, resolve_device(args.device), args.ensemble, board)
     print(summary.to_string(index=False))
     return 0

@@ -69,7 +69,7 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         "source": available_models()[model].source if model in available_models() else "unknown",
         "model_kwargs": protocol.models.get(model, {}), "folds": chosen,
         "thresholds": {str(f): r["threshold"] for f, r in results.items()},
-        "protocol": protocol.name, "protocol_hash": protocol.hash, "trained_on": run_meta["dataset"],
+        "protocol": protocol.name, "protocol_hash": run_meta["protocol_hash"], "trained_on": run_meta["dataset"],
         "dataset_fingerprint": run_meta["dataset_fingerprint"], "run": str(run_dir),
         "metrics": {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
