@@ -1,6 +1,6 @@
 """Post-processing speed: ichbench against the paper's numpy + OpenCV stack and the memory floor.
 
-Ratios are read off these timings by bench/ratios.py (baseline named there).
+Ratios are read off these timings by bench/ratios.py (each names its baseline there).
 """
 
 from __future__ import annotations

@@ -17,8 +17,21 @@ from ichbench.evaluation.metrics import METRICS
 
 ID_COLUMNS = ["date", "model", "kind", "params"]
 METRIC_COLUMNS = [c for m in METRICS for c in (m, f"{m}_std")]
-META_COLUMNS = ["folds", "epochs", "wall_s", "device", "torch", "ichbench", "commit", "protocol", "protocol_hash",
-                "dataset", "dataset_fingerprint", "trained_on", "run"]
+META_COLUMNS = [
+    "folds",
+    "epochs",
+    "wall_s",
+    "device",
+    "torch",
+    "ichbench",
+    "commit",
+    "protocol",
+    "protocol_hash",
+    "dataset",
+    "dataset_fingerprint",
+    "trained_on",
+    "run",
+]
 COLUMNS = ID_COLUMNS + METRIC_COLUMNS + META_COLUMNS
 
 
@@ -66,9 +79,13 @@ def read(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 PUBLISHED = pd.DataFrame(
-    [("U-Net", 0.315, 0.218, 0.4651, 0.7075), ("U-Net++", 0.332, 0.240, 0.4935, 0.6667),
-     ("ResUNet", 0.276, 0.2, 0.6206, 0.6415), ("LinkNet", 0.041, 0.023, 0.4575, 0.7642),
-     ("threshold (140-230)", 0.135, 0.08, math.nan, math.nan)],
+    [
+        ("U-Net", 0.315, 0.218, 0.4651, 0.7075),
+        ("U-Net++", 0.332, 0.240, 0.4935, 0.6667),
+        ("ResUNet", 0.276, 0.2, 0.6206, 0.6415),
+        ("LinkNet", 0.041, 0.023, 0.4575, 0.7642),
+        ("threshold (140-230)", 0.135, 0.08, math.nan, math.nan),
+    ],
     columns=["model", "dice", "jaccard", "sensitivity", "specificity"],
 )
 
@@ -87,8 +104,10 @@ def _external(row: pd.Series) -> str:
 
 def table(frame: pd.DataFrame) -> str:
     """A Markdown table of leaderboard rows (newest first)."""
-    head = "| date | model | Dice (paper) | Jaccard (paper) | Dice 3-D | Dice global | HD95 px | sens. | spec. " \
-           "| prec. | folds | epochs | device | commit |"
+    head = (
+        "| date | model | Dice (paper) | Jaccard (paper) | Dice 3-D | Dice global | HD95 px | sens. | spec. "
+        "| prec. | folds | epochs | device | commit |"
+    )
     lines = [head, "|" + " --- |" * 14]
     for _, r in frame.iloc[::-1].iterrows():
         lines.append(
@@ -103,17 +122,31 @@ def table(frame: pd.DataFrame) -> str:
 
 def render(directory: Path) -> str:
     """leaderboards/README.md: every table, with the seed paper's published rows beside the paper protocol."""
-    parts = ["# ichbench leaderboards", "",
-             "Rendered from the CSV files in this folder by `ichbench` after every run; do not edit by hand.",
-             "Metric definitions: see the project README. Rows are never rewritten; newest first.", ""]
+    parts = [
+        "# ichbench leaderboards",
+        "",
+        "Rendered from the CSV files in this folder by `ichbench` after every run; do not edit by hand.",
+        "Metric definitions: see the project README. Rows are never rewritten; newest first.",
+        "",
+    ]
+    notes = Path(directory) / "NOTES.md"  # hand-written context (hash changes, what a table is)
+    if notes.exists():
+        parts += [notes.read_text().strip(), ""]
     for stem, frame in read(directory).items():
         first = frame.iloc[0]
-        parts += [f"## {first['dataset']} / protocol `{first['protocol']}` ({first['protocol_hash']})", "",
-                  f"Source: `{stem}.csv`. Data-set fingerprint `{str(first['dataset_fingerprint'])[:16]}`.", ""]
+        parts += [
+            f"## {first['dataset']} / protocol `{first['protocol']}` ({first['protocol_hash']})",
+            "",
+            f"Source: `{stem}.csv`. Data-set fingerprint `{str(first['dataset_fingerprint'])[:16]}`.",
+            "",
+        ]
         report = Path(directory) / "reports" / stem / "report.html"
         if report.exists():
-            parts += [f"Report of the newest committed run: [reports/{stem}/report.html](reports/{stem}/report.html) "
-                      f"([Markdown](reports/{stem}/report.md)).", ""]
+            parts += [
+                f"Report of the newest committed run: [reports/{stem}/report.html](reports/{stem}/report.html) "
+                f"([Markdown](reports/{stem}/report.md)).",
+                "",
+            ]
         parts += [table(frame), ""]
         if first["protocol"] == "paper":
             parts += _published_section(frame)
@@ -121,14 +154,21 @@ def render(directory: Path) -> str:
 
 
 def _published_section(frame: pd.DataFrame) -> list[str]:
-    lines = ["Published in the seed paper (Table 9 and section 5; CT-ICH, 5-fold CV), for comparison:", "",
-             "| model (published) | Dice | Jaccard | sensitivity | specificity |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "Published in the seed paper (Table 9 and section 5; CT-ICH, 5-fold CV), for comparison:",
+        "",
+        "| model (published) | Dice | Jaccard | sensitivity | specificity |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for _, r in PUBLISHED.iterrows():
         cells = ["-" if math.isnan(r[c]) else f"{r[c]:g}" for c in ("dice", "jaccard", "sensitivity", "specificity")]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")  # as printed in the paper
     ours = frame[frame["model"] == "threshold"]
     if len(ours):
         last = ours.iloc[-1]
-        lines += ["", f"Threshold baseline here: Dice {last['dice_paper']:.3f}, Jaccard {last['jaccard_paper']:.3f} "
-                      f"against the published 0.135 / 0.08 (per-slice paper definition, averaged per subject)."]
+        lines += [
+            "",
+            f"Threshold baseline here: Dice {last['dice_paper']:.3f}, Jaccard {last['jaccard_paper']:.3f} "
+            f"against the published 0.135 / 0.08 (per-slice paper definition, averaged per subject).",
+        ]
     return lines + [""]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 
@@ -31,7 +31,7 @@ class Found:
     broken: tuple[tuple[str, str], ...]
 
 
-@lru_cache(maxsize=None)
+@cache
 def discover(group: str) -> Found:
     """Load every entry point of a group once; later calls return the cached result."""
     plugins: dict[str, Plugin] = {}
@@ -41,15 +41,19 @@ def discover(group: str) -> Found:
         source = _dist(ep)
         if ep.name in plugins:
             kept = plugins[ep.name]
-            warnings.warn(f"{kind} {ep.name!r} from {source} ({ep.value}) duplicates the one from {kept.source} "
-                          f"({kept.target}); keeping the one from {kept.source}", stacklevel=2)
+            warnings.warn(
+                f"{kind} {ep.name!r} from {source} ({ep.value}) duplicates the one from {kept.source} "
+                f"({kept.target}); keeping the one from {kept.source}",
+                stacklevel=2,
+            )
             continue
         try:
             obj = ep.load()
         except Exception as exc:  # a plugin may fail in any way; it must not take the others down
             broken.append((ep.name, f"{type(exc).__name__}: {exc}"))
-            warnings.warn(f"{kind} plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}",
-                          stacklevel=2)
+            warnings.warn(
+                f"{kind} plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}", stacklevel=2
+            )
             continue
         plugins[ep.name] = Plugin(ep.name, obj, source, ep.value)
     return Found(plugins=plugins, broken=tuple(broken))

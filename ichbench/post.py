@@ -34,9 +34,7 @@ def _positions(length: int, size: int, stride: int) -> list[int]:
     return starts
 
 
-def stitch(
-    patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str = "mean"
-) -> np.ndarray:
+def stitch(patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str = "mean") -> np.ndarray:
     """Stitch (N, h, w) float32 windows at `corners` into one (H, W) float32 map."""
     _require(patches, "patches", 3, np.float32)
     return stitch_batch(patches[None], corners, shape, weighting)[0]
@@ -60,9 +58,7 @@ def stitch_batch(
     return _post.stitch(patches, corners, recip, weight, threads)
 
 
-def binarize(
-    prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1
-) -> np.ndarray:
+def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1) -> np.ndarray:
     """Threshold (strictly greater), then close and open with square kernels as OpenCV does; 0 skips."""
     if not isinstance(prob, np.ndarray) or prob.ndim not in (2, 3):
         raise ValueError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")

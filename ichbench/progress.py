@@ -17,8 +17,13 @@ class Reporter:
     def __init__(self, enabled: bool = True) -> None:
         self.console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(), console=self.console, disable=not enabled or not self.console.is_terminal,
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not enabled or not self.console.is_terminal,
         )
         self.tasks: dict[str, int] = {}
 

@@ -138,8 +138,15 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-SECTIONS = {"phantom": PhantomSpec, "cv": CV, "windows": Windows, "augmentation": Augmentation,
-            "training": Training, "post": Post, "metrics": Metrics}
+SECTIONS = {
+    "phantom": PhantomSpec,
+    "cv": CV,
+    "windows": Windows,
+    "augmentation": Augmentation,
+    "training": Training,
+    "post": Post,
+    "metrics": Metrics,
+}
 
 
 def load_protocol(spec: str | Path) -> Protocol:
@@ -195,8 +202,10 @@ def _models(source: str, table: Any) -> dict[str, dict[str, Any]]:
 def _coerce(source: str, section: str, key: str, default: Any, value: Any) -> Any:
     """The value in the type of the default; bools are never taken for numbers."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, tuple) and isinstance(value, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(default, tuple)
+        and isinstance(value, list)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         return tuple(float(v) for v in value)
     if isinstance(default, bool) and isinstance(value, bool):
@@ -222,7 +231,10 @@ def _validate(source: str, p: Protocol) -> None:
         (p.training.optimizer == "adam", f"[training] optimizer must be 'adam', got {p.training.optimizer!r}"),
         (p.training.select == "val_jaccard", f"[training] select must be 'val_jaccard', got {p.training.select!r}"),
         (0 < p.post.threshold < 1, f"[post] threshold must be in (0, 1), got {p.post.threshold}"),
-        (p.post.weighting in ("mean", "gaussian"), f"[post] weighting must be mean or gaussian, got {p.post.weighting!r}"),
+        (
+            p.post.weighting in ("mean", "gaussian"),
+            f"[post] weighting must be mean or gaussian, got {p.post.weighting!r}",
+        ),
         (p.post.close >= 0 and p.post.open >= 0, "[post] close and open must be >= 0"),
         (p.phantom.size >= p.windows.size, f"[phantom] size {p.phantom.size} is smaller than the window"),
     ]

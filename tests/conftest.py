@@ -118,16 +118,32 @@ def install_plugin(tmp_path: Path):
     def install(name: str, entry_points: dict[str, dict[str, str]], module: str, source: str) -> dict[str, str]:
         pkg = tmp_path / f"plugin-{name}"
         pkg.mkdir()
-        groups = "".join(f'[project.entry-points."{g}"]\n' + "".join(f'"{k}" = "{v}"\n' for k, v in eps.items())
-                         for g, eps in entry_points.items())
+        groups = "".join(
+            f'[project.entry-points."{g}"]\n' + "".join(f'"{k}" = "{v}"\n' for k, v in eps.items())
+            for g, eps in entry_points.items()
+        )
         (pkg / "pyproject.toml").write_text(
             '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
             f'[project]\nname = "{name}"\nversion = "0.1"\n{groups}'
         )
         (pkg / f"{module}.py").write_text(source)
         target = tmp_path / f"site-{name}"
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
-                              "--target", str(target), str(pkg)], capture_output=True, text=True)
+        pip = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "--no-build-isolation",
+                "--quiet",
+                "--target",
+                str(target),
+                str(pkg),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert pip.returncode == 0, pip.stderr
         return {"PYTHONPATH": str(target)}
 

@@ -9,8 +9,17 @@ import ichbench
 
 # Lower layers first; a module may import its own layer and the layers before it.
 LAYERS = [
-    {"ichbench", "ichbench.errors", "ichbench.atomic", "ichbench.environment", "ichbench.progress",
-     "ichbench.protocol", "ichbench.post", "ichbench._post", "ichbench.plugins"},
+    {
+        "ichbench",
+        "ichbench.errors",
+        "ichbench.atomic",
+        "ichbench.environment",
+        "ichbench.progress",
+        "ichbench.protocol",
+        "ichbench.post",
+        "ichbench._post",
+        "ichbench.plugins",
+    },
     {"ichbench.data"},
     {"ichbench.models"},
     {"ichbench.inference"},

@@ -82,8 +82,15 @@ def missing_column(root: Path) -> str:
 
 @pytest.mark.parametrize(
     "damage",
-    [mask_on_negative_slice, mask_missing_on_positive_slice, csv_row_without_image, truncated_jpeg,
-     mask_size_differs, duplicate_csv_row, missing_column],
+    [
+        mask_on_negative_slice,
+        mask_missing_on_positive_slice,
+        csv_row_without_image,
+        truncated_jpeg,
+        mask_size_differs,
+        duplicate_csv_row,
+        missing_column,
+    ],
 )
 def test_bad_jpg_release(phantom_jpg: Path, damage, cli, isolated_cache: Path) -> None:
     message = damage(phantom_jpg)

@@ -109,7 +109,9 @@ def test_cache_returns_memory_mapped_identical_arrays(phantom_jpg: Path) -> None
         np.testing.assert_array_equal(a.image, b.image)
         np.testing.assert_array_equal(a.mask, b.mask)
     # Any change to a file changes the fingerprint, so stale arrays are never served.
-    shutil.copy(phantom_jpg / "Patients_CT" / "001" / "brain" / "2.jpg", phantom_jpg / "Patients_CT" / "001" / "brain" / "1.jpg")
+    shutil.copy(
+        phantom_jpg / "Patients_CT" / "001" / "brain" / "2.jpg", phantom_jpg / "Patients_CT" / "001" / "brain" / "1.jpg"
+    )
     third = load_dataset(phantom_jpg)
     assert third.fingerprint != first.fingerprint
     np.testing.assert_array_equal(third.subject("001").image[0], third.subject("001").image[1])
@@ -163,8 +165,11 @@ NOT_A_READER = object()
 
 @pytest.mark.slow
 def test_reader_plugin_installed_with_pip_is_used_and_broken_ones_are_reported(tmp_path, cli, install_plugin) -> None:
-    eps = {"npz-stacks": "ichbench_npzreader:READER", "bad": "ichbench_npzreader:NOT_A_READER",
-           "gone": "no_such_reader_module:READER"}
+    eps = {
+        "npz-stacks": "ichbench_npzreader:READER",
+        "bad": "ichbench_npzreader:NOT_A_READER",
+        "gone": "no_such_reader_module:READER",
+    }
     env = install_plugin("ichbench-npzreader", {"ichbench.readers": eps}, "ichbench_npzreader", READER_PLUGIN)
     data = tmp_path / "stacks"
     data.mkdir()
@@ -184,4 +189,6 @@ def test_reader_plugin_installed_with_pip_is_used_and_broken_ones_are_reported(t
     (unknown / "x.txt").write_text("?")
     refused = cli("data", "check", unknown, env=env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "NNN.npz stacks + stacks.txt (npz-stacks)" in refused.stderr and "manifest.csv (own folder)" in refused.stderr
+    assert (
+        "NNN.npz stacks + stacks.txt (npz-stacks)" in refused.stderr and "manifest.csv (own folder)" in refused.stderr
+    )

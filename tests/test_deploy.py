@@ -18,10 +18,17 @@ from ichbench.data.phantom_write import write_phantom
 
 pytestmark = pytest.mark.slow  # each test calls the CLI several times (a second or two of torch import each)
 
+
 def _ichbench(cwd: Path, *args: object, env: dict | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "ichbench"
-    return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [str(exe), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +37,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
     root = tmp_path_factory.mktemp("deploy")
     env = {"ICHBENCH_CACHE": str(root / "cache")}
     tiny_protocol(root / "tiny.toml", epochs=2)
-    run = _ichbench(root, "run", "--models", "resunet", "--protocol", "tiny.toml", "--out", "run", "--no-leaderboard",
-                    env=env)
+    run = _ichbench(
+        root, "run", "--models", "resunet", "--protocol", "tiny.toml", "--out", "run", "--no-leaderboard", env=env
+    )
     assert run.returncode == 0, run.stderr
     export = _ichbench(root, "export", "run", "--model", "resunet", "--out", "bundle")
     assert export.returncode == 0, export.stderr
@@ -41,8 +49,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
 
 def test_bundle_holds_safetensors_protocol_and_metrics(workdir: Path) -> None:
     bundle = workdir / "bundle"
-    assert sorted(p.name for p in bundle.iterdir()) == ["bundle.json", "fold0.safetensors", "fold1.safetensors",
-                                                        "protocol.toml"]
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "bundle.json",
+        "fold0.safetensors",
+        "fold1.safetensors",
+        "protocol.toml",
+    ]
     meta = json.loads((bundle / "bundle.json").read_text())
     assert meta["model"] == "resunet" and meta["folds"] == [0, 1] and meta["model_kwargs"] == {"width": 8}
     assert meta["trained_on"] == "phantom" and "dice_paper" in meta["metrics"] and meta["ichbench"]
@@ -69,13 +81,33 @@ def test_predict_nifti_keeps_geometry_and_reports_volume(workdir: Path) -> None:
 
 
 def test_predict_and_evaluate_give_identical_masks(workdir: Path) -> None:
-    proc = _ichbench(workdir, "evaluate", "bundle", "--data", "scans", "--out", "eval", "--leaderboard", "lb",
-                     "--device", "cpu", env={"ICHBENCH_CACHE": str(workdir / "cache")})
+    proc = _ichbench(
+        workdir,
+        "evaluate",
+        "bundle",
+        "--data",
+        "scans",
+        "--out",
+        "eval",
+        "--leaderboard",
+        "lb",
+        "--device",
+        "cpu",
+        env={"ICHBENCH_CACHE": str(workdir / "cache")},
+    )
     assert proc.returncode == 0, proc.stderr
     masks = np.load(workdir / "eval" / "predictions.npz")
     for sid in ("001", "002"):
-        pred = _ichbench(workdir, "predict", "bundle", workdir / "scans" / "ct_scans" / f"{sid}.nii", "--out",
-                         f"p{sid}", "--device", "cpu")
+        pred = _ichbench(
+            workdir,
+            "predict",
+            "bundle",
+            workdir / "scans" / "ct_scans" / f"{sid}.nii",
+            "--out",
+            f"p{sid}",
+            "--device",
+            "cpu",
+        )
         assert pred.returncode == 0, pred.stderr
         via_predict = volume_to_slices(np.asarray(nib.load(str(workdir / f"p{sid}" / "mask.nii.gz")).dataobj))
         np.testing.assert_array_equal(via_predict, masks[sid])
@@ -143,23 +175,31 @@ def test_bad_inputs_and_bundles(workdir: Path, tmp_path: Path) -> None:
     vol = np.asarray(nib.load(str(workdir / "scans" / "ct_scans" / "001.nii")).dataobj)
     nib.save(nib.Nifti1Image(np.stack([vol, vol], -1), np.eye(4)), str(tmp_path / "four.nii"))
     nib.save(nib.Nifti1Image(vol[:, :, 0], np.eye(4)), str(tmp_path / "two.nii"))
-    nib.save(nib.Nifti1Image(np.clip(vol, 0, 255).astype(np.float32), np.diag([0.5, 0.5, 5, 1])),
-             str(tmp_path / "windowed.nii"))
+    nib.save(
+        nib.Nifti1Image(np.clip(vol, 0, 255).astype(np.float32), np.diag([0.5, 0.5, 5, 1])),
+        str(tmp_path / "windowed.nii"),
+    )
     nib.save(nib.Nifti1Image(vol.astype(np.int16), np.eye(4)), str(tmp_path / "nospacing.nii"))
-    cases = [("four.nii", "expected a 3-D NIfTI image, got 4-D"), ("two.nii", "expected a 3-D NIfTI image, got 2-D"),
-             ("windowed.nii", "pass --input-window brain")]
+    cases = [
+        ("four.nii", "expected a 3-D NIfTI image, got 4-D"),
+        ("two.nii", "expected a 3-D NIfTI image, got 2-D"),
+        ("windowed.nii", "pass --input-window brain"),
+    ]
     for name, message in cases:
         proc = _ichbench(workdir, "predict", "bundle", tmp_path / name, "--out", tmp_path / "o")
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    ok = _ichbench(workdir, "predict", "bundle", tmp_path / "windowed.nii", "--out", tmp_path / "w", "--input-window",
-                   "brain")
+    ok = _ichbench(
+        workdir, "predict", "bundle", tmp_path / "windowed.nii", "--out", tmp_path / "w", "--input-window", "brain"
+    )
     assert ok.returncode == 0, ok.stderr
     nospace = _ichbench(workdir, "predict", "bundle", tmp_path / "nospacing.nii", "--out", tmp_path / "ns")
     assert nospace.returncode == 0 and "no voxel spacing" in nospace.stderr
     assert (tmp_path / "ns" / "mask.nii.gz").exists()
     assert json.loads((tmp_path / "ns" / "summary.json").read_text())["volume_ml"] is None
-    for change, message in [({"format": 99}, "bundle format 99 is not supported"),
-                            ({"ichbench": "9.0.0"}, "incompatible")]:
+    for change, message in [
+        ({"format": 99}, "bundle format 99 is not supported"),
+        ({"ichbench": "9.0.0"}, "incompatible"),
+    ]:
         bad = tmp_path / f"bundle{len(message)}"
         subprocess.run(["cp", "-r", str(workdir / "bundle"), str(bad)], check=True)
         meta = json.loads((bad / "bundle.json").read_text())

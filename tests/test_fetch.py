@@ -132,7 +132,7 @@ def test_link_members_are_refused(phantom_jpg: Path, server: Server, tmp_path: P
     path.write_bytes(base)
     with zipfile.ZipFile(path, "a") as zf:
         info = zipfile.ZipInfo("ct-ich-1.0.0/link")
-        info.external_attr = (0o120777 << 16)  # a symbolic link
+        info.external_attr = 0o120777 << 16  # a symbolic link
         zf.writestr(info, "/etc/passwd")
     server.files = {ARCHIVE_PATH: path.read_bytes(), SUMS_PATH: _sums(phantom_jpg)}
     proc = cli("data", "fetch", "--version", VERSION, "--out", tmp_path / "data", "--base-url", server.url)
@@ -140,6 +140,15 @@ def test_link_members_are_refused(phantom_jpg: Path, server: Server, tmp_path: P
 
 
 def test_credentials_come_from_the_environment(tmp_path: Path, cli) -> None:
-    proc = cli("data", "fetch", "--version", "1.3.1", "--out", tmp_path / "d", "--base-url", "http://127.0.0.1:9",
-               env={"PHYSIONET_USERNAME": "", "PHYSIONET_PASSWORD": ""})
+    proc = cli(
+        "data",
+        "fetch",
+        "--version",
+        "1.3.1",
+        "--out",
+        tmp_path / "d",
+        "--base-url",
+        "http://127.0.0.1:9",
+        env={"PHYSIONET_USERNAME": "", "PHYSIONET_PASSWORD": ""},
+    )
     assert proc.returncode == 2 and "PHYSIONET_USERNAME and PHYSIONET_PASSWORD" in proc.stderr

@@ -13,14 +13,37 @@ from ichbench import leaderboard
 from ichbench.evaluation.metrics import METRICS
 
 
-def _row(model: str, protocol_hash: str = "abc123abc123", dataset: str = "ctich-1.0.0", protocol: str = "paper",
-         dice: float = 0.1) -> dict:
+def _row(
+    model: str,
+    protocol_hash: str = "abc123abc123",
+    dataset: str = "ctich-1.0.0",
+    protocol: str = "paper",
+    dice: float = 0.1,
+) -> dict:
     row = {c: 0.5 for c in leaderboard.METRIC_COLUMNS}
-    row.update({"date": "2026-11-26T00:00:00+00:00", "model": model, "kind": "cv", "params": 10, "folds": 5,
-                "epochs": 1, "wall_s": 1.0, "device": "cpu", "torch": "2", "ichbench": "0.1", "commit": "x",
-                "protocol": protocol, "protocol_hash": protocol_hash, "dataset": dataset,
-                "dataset_fingerprint": "f" * 64, "trained_on": dataset, "run": "runs/x", "dice_paper": dice,
-                "jaccard_paper": dice / 2})
+    row.update(
+        {
+            "date": "2026-11-26T00:00:00+00:00",
+            "model": model,
+            "kind": "cv",
+            "params": 10,
+            "folds": 5,
+            "epochs": 1,
+            "wall_s": 1.0,
+            "device": "cpu",
+            "torch": "2",
+            "ichbench": "0.1",
+            "commit": "x",
+            "protocol": protocol,
+            "protocol_hash": protocol_hash,
+            "dataset": dataset,
+            "dataset_fingerprint": "f" * 64,
+            "trained_on": dataset,
+            "run": "runs/x",
+            "dice_paper": dice,
+            "jaccard_paper": dice / 2,
+        }
+    )
     return row
 
 
@@ -43,8 +66,9 @@ for i in range(15):
 def test_concurrent_appends_keep_every_row_whole(tmp_path: Path) -> None:
     go = tmp_path / "go"
     board = tmp_path / "board"
-    procs = [subprocess.Popen([sys.executable, "-c", APPENDER, str(board), tag, str(go)], cwd=tmp_path)
-             for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", APPENDER, str(board), tag, str(go)], cwd=tmp_path) for tag in ("a", "b")
+    ]
     time.sleep(1.0)
     go.touch()
     for p in procs:
@@ -71,9 +95,13 @@ def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Pa
     leaderboard.append(tmp_path, [_row("threshold", dice=0.2)])
     leaderboard.append(tmp_path, [_row("unet", dataset="phantom", protocol="quick", protocol_hash="q" * 12)])
     text = (tmp_path / "README.md").read_text()
-    for published in ("| U-Net | 0.315 | 0.218 | 0.4651 | 0.7075 |", "| U-Net++ | 0.332 | 0.24 | 0.4935 | 0.6667 |",
-                      "| ResUNet | 0.276 | 0.2 | 0.6206 | 0.6415 |", "| LinkNet | 0.041 | 0.023 | 0.4575 | 0.7642 |",
-                      "| threshold (140-230) | 0.135 | 0.08 | - | - |"):
+    for published in (
+        "| U-Net | 0.315 | 0.218 | 0.4651 | 0.7075 |",
+        "| U-Net++ | 0.332 | 0.24 | 0.4935 | 0.6667 |",
+        "| ResUNet | 0.276 | 0.2 | 0.6206 | 0.6415 |",
+        "| LinkNet | 0.041 | 0.023 | 0.4575 | 0.7642 |",
+        "| threshold (140-230) | 0.135 | 0.08 | - | - |",
+    ):
         assert published in text
     assert "Threshold baseline here: Dice 0.200, Jaccard 0.100 against the published 0.135 / 0.08" in text
     assert "## phantom / protocol `quick`" in text
@@ -87,8 +115,10 @@ def test_readme_links_a_committed_report(tmp_path: Path) -> None:
     report.parent.mkdir(parents=True)
     report.write_text("<html></html>")
     leaderboard.append(tmp_path, [_row("unet")])
-    assert "[reports/ctich-1.0.0__paper/report.html](reports/ctich-1.0.0__paper/report.html)" in (
-        tmp_path / "README.md").read_text()
+    assert (
+        "[reports/ctich-1.0.0__paper/report.html](reports/ctich-1.0.0__paper/report.html)"
+        in (tmp_path / "README.md").read_text()
+    )
 
 
 def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, tiny_protocol) -> None:

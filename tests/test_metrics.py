@@ -8,7 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ichbench.evaluation.metrics import detection, dice, hd95, jaccard, paper_scores, pooled, slice_counts, subject_scores, summarize
+from ichbench.evaluation.metrics import (
+    detection,
+    dice,
+    hd95,
+    jaccard,
+    paper_scores,
+    pooled,
+    slice_counts,
+    subject_scores,
+    summarize,
+)
 
 
 def _stack(*slices: list[list[int]]) -> np.ndarray:
@@ -69,11 +79,25 @@ def test_detection_uses_the_same_pixel_rule_for_both() -> None:
 
 
 def test_summary_pools_pixels_and_averages_subjects() -> None:
-    per_slice = pd.DataFrame({"fold": [0, 0, 1], "tp": [2, 0, 1], "fp": [1, 0, 3], "fn": [1, 2, 0],
-                              "pred_pixels": [3, 0, 4], "truth_pixels": [3, 2, 1]})
-    per_subject = pd.DataFrame({"has_hemorrhage": [True, True, False], "dice_paper": [0.5, 0.25, np.nan],
-                                "jaccard_paper": [0.4, 0.2, np.nan], "dice_3d": [0.6, 0.2, np.nan],
-                                "hd95": [1.0, 3.0, np.nan]})
+    per_slice = pd.DataFrame(
+        {
+            "fold": [0, 0, 1],
+            "tp": [2, 0, 1],
+            "fp": [1, 0, 3],
+            "fn": [1, 2, 0],
+            "pred_pixels": [3, 0, 4],
+            "truth_pixels": [3, 2, 1],
+        }
+    )
+    per_subject = pd.DataFrame(
+        {
+            "has_hemorrhage": [True, True, False],
+            "dice_paper": [0.5, 0.25, np.nan],
+            "jaccard_paper": [0.4, 0.2, np.nan],
+            "dice_3d": [0.6, 0.2, np.nan],
+            "hd95": [1.0, 3.0, np.nan],
+        }
+    )
     s = summarize(per_slice, per_subject, min_pixels=1)
     assert s["dice_global"] == pytest.approx(2 * 3 / (2 * 3 + 4 + 3))
     assert s["dice_paper"] == pytest.approx(0.375) and s["dice_paper_std"] == pytest.approx(np.std([0.5, 0.25], ddof=1))

@@ -24,7 +24,11 @@ def test_presets_match_the_paper() -> None:
     assert (p.training.epochs, p.training.batch_size, p.training.lr, p.training.loss) == (100, 32, 1e-5, "bce")
     assert (p.post.threshold, p.post.close, p.post.open, p.metrics.detection_pixels) == (0.9, 10, 5, 400)
     assert (p.augmentation.rotation, p.augmentation.shift, p.augmentation.shear, p.augmentation.zoom) == (
-        20.0, 0.1, 0.1, 0.2)
+        20.0,
+        0.1,
+        0.1,
+        0.2,
+    )
     assert load_protocol("quick").hash != p.hash
 
 
@@ -55,7 +59,7 @@ def test_the_phantom_counts_only_for_runs_on_the_phantom() -> None:
         ('name = "x"\n[post]\nthreshold = 1.5', r"threshold must be in \(0, 1\)"),
         ('name = "x"\n[training]\nloss = "dice"', "loss must be 'bce' or 'jaccard'"),
         ('name = "x"\n[cv]\nfolds = true', r"\[cv\] folds must be a int"),
-        ('[cv]\nfolds = 3', "missing 'name'"),
+        ("[cv]\nfolds = 3", "missing 'name'"),
         ('name = "x"\n[cv\n', "invalid TOML"),
     ],
 )

@@ -16,15 +16,35 @@ import pytest
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
-METRIC_COLUMNS = ["model", "dice_paper", "jaccard_paper", "dice_3d", "hd95", "dice_global", "sensitivity",
-                  "specificity", "precision", "accuracy", "f1", "folds", "epochs", "protocol_hash"]
+METRIC_COLUMNS = [
+    "model",
+    "dice_paper",
+    "jaccard_paper",
+    "dice_3d",
+    "hd95",
+    "dice_global",
+    "sensitivity",
+    "specificity",
+    "precision",
+    "accuracy",
+    "f1",
+    "folds",
+    "epochs",
+    "protocol_hash",
+]
 
 
 def _run(root: Path, *args: str) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "ichbench"
     env = dict(os.environ, ICHBENCH_CACHE=str(root / "cache"), RAY_AUTH_MODE="disabled")
-    return subprocess.Popen([str(exe), "run", "--models", "threshold,resunet", "--protocol", "tiny.toml", *args],
-                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(exe), "run", "--models", "threshold,resunet", "--protocol", "tiny.toml", *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(proc: subprocess.Popen) -> None:
@@ -51,8 +71,9 @@ def test_ray_writes_what_local_writes(root: Path) -> None:
     pd.testing.assert_frame_equal(_rows(root, "lb_local"), _rows(root, "lb_ray"))
     for name in ("per_slice.csv", "per_subject.csv", "summary.csv", "splits.json"):
         assert (root / "viaray" / name).exists()
-    pd.testing.assert_frame_equal(pd.read_csv(root / "local" / "per_slice.csv"),
-                                  pd.read_csv(root / "viaray" / "per_slice.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(root / "local" / "per_slice.csv"), pd.read_csv(root / "viaray" / "per_slice.csv")
+    )
 
 
 def test_killed_worker_is_retried_and_resumes(root: Path) -> None:

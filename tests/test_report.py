@@ -24,13 +24,16 @@ def report(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
     root = tmp_path_factory.mktemp("report")
     path = tiny_protocol(root / "tiny.toml", epochs=2)
     # More subjects and a larger validation share, so every fold validates on hemorrhage subjects.
-    path.write_text(path.read_text().replace("subjects = 6", "subjects = 10").replace("val_fraction = 0.3",
-                                                                                       "val_fraction = 0.5"))
+    path.write_text(
+        path.read_text().replace("subjects = 6", "subjects = 10").replace("val_fraction = 0.3", "val_fraction = 0.5")
+    )
     exe = Path(sys.executable).parent / "ichbench"
     env = dict(os.environ, ICHBENCH_CACHE=str(root / "cache"))
-    for args in (["run", "--models", "threshold,resunet", "--protocol", "tiny.toml", "--out", "r1", "--no-leaderboard"],
-                 ["run", "--models", "unet", "--protocol", "tiny.toml", "--out", "r2", "--no-leaderboard"],
-                 ["report", "r1", "r2", "--out", "rep"]):
+    for args in (
+        ["run", "--models", "threshold,resunet", "--protocol", "tiny.toml", "--out", "r1", "--no-leaderboard"],
+        ["run", "--models", "unet", "--protocol", "tiny.toml", "--out", "r2", "--no-leaderboard"],
+        ["report", "r1", "r2", "--out", "rep"],
+    ):
         proc = subprocess.run([str(exe), *args], cwd=root, capture_output=True, text=True, env=env, timeout=600)
         assert proc.returncode == 0, proc.stderr
     return root
@@ -39,12 +42,24 @@ def report(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
 def test_bootstrap_and_wilcoxon_match_scipy_called_directly() -> None:
     rng = np.random.default_rng(5)
     a, b = rng.uniform(0, 1, 20), rng.uniform(0, 1, 20)
-    direct = sps.bootstrap((a,), np.mean, n_resamples=2000, confidence_level=0.95, method="percentile",
-                           random_state=np.random.default_rng(0)).confidence_interval
+    direct = sps.bootstrap(
+        (a,),
+        np.mean,
+        n_resamples=2000,
+        confidence_level=0.95,
+        method="percentile",
+        random_state=np.random.default_rng(0),
+    ).confidence_interval
     assert stats.bootstrap_ci(a, seed=0) == pytest.approx((direct.low, direct.high))
-    frame = pd.DataFrame({"model": ["m1"] * 20 + ["m2"] * 20 + ["m3"] * 20, "fold": 0,
-                          "subject": [f"s{i}" for i in range(20)] * 3, "has_hemorrhage": True,
-                          "dice_paper": np.concatenate([a, b, a + 0.1])})
+    frame = pd.DataFrame(
+        {
+            "model": ["m1"] * 20 + ["m2"] * 20 + ["m3"] * 20,
+            "fold": 0,
+            "subject": [f"s{i}" for i in range(20)] * 3,
+            "has_hemorrhage": True,
+            "dice_paper": np.concatenate([a, b, a + 0.1]),
+        }
+    )
     matrix = stats.wilcoxon_matrix(frame)
     raw = [sps.wilcoxon(a, b).pvalue, sps.wilcoxon(a, a + 0.1).pvalue, sps.wilcoxon(b, a + 0.1).pvalue]
     order = np.argsort(raw)
@@ -59,16 +74,26 @@ def test_bootstrap_and_wilcoxon_match_scipy_called_directly() -> None:
 
 
 def test_pooled_ci_resamples_subjects() -> None:
-    counts = pd.DataFrame({"tp": [5, 0, 3], "fp": [1, 2, 0], "fn": [0, 4, 1], "d_tp": [1, 0, 1], "d_fp": [0, 1, 0],
-                           "d_fn": [0, 1, 0], "d_tn": [3, 2, 4]})
+    counts = pd.DataFrame(
+        {
+            "tp": [5, 0, 3],
+            "fp": [1, 2, 0],
+            "fn": [0, 4, 1],
+            "d_tp": [1, 0, 1],
+            "d_fp": [0, 1, 0],
+            "d_fn": [0, 1, 0],
+            "d_tn": [3, 2, 4],
+        }
+    )
     rows = counts.to_numpy(float)
 
     def dice_global(i: np.ndarray, axis: int = -1) -> np.ndarray:
         s = rows[i].sum(axis=-2)
         return 2 * s[..., 0] / (2 * s[..., 0] + s[..., 1] + s[..., 2])
 
-    direct = sps.bootstrap((np.arange(3),), dice_global, n_resamples=2000, method="percentile",
-                           random_state=np.random.default_rng(1)).confidence_interval
+    direct = sps.bootstrap(
+        (np.arange(3),), dice_global, n_resamples=2000, method="percentile", random_state=np.random.default_rng(1)
+    ).confidence_interval
     assert stats.pooled_ci(counts, "dice_global", seed=1) == pytest.approx((direct.low, direct.high))
 
 
@@ -76,7 +101,7 @@ def test_report_files(report: Path) -> None:
     rep = report / "rep"
     for run in ("r1", "r2"):
         for fold in (0, 1):
-            result = (report / run / "jobs" / ("unet" if run == "r2" else "resunet") / f"fold{fold}" / "result.json")
+            result = report / run / "jobs" / ("unet" if run == "r2" else "resunet") / f"fold{fold}" / "result.json"
             assert len(__import__("json").loads(result.read_text())["threshold_curve"]) == 9
     text = (rep / "report.html").read_text()
     assert "http://" not in text and "https://" not in text  # nothing fetched from the network
@@ -104,9 +129,16 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
 
     options = webdriver.ChromeOptions()
     options.binary_location = found[0]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                 "--window-size=1366,900"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1366,900",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(found[1]), options=options)
@@ -115,7 +147,8 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
         rows = driver.execute_script("return document.querySelectorAll('#results tbody tr').length")
         assert rows == 3  # threshold, resunet, unet
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+        )
         assert len(images) >= 4 and all(ok and w > 0 and h > 0 for _, ok, w, h in images), images
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe

@@ -14,8 +14,6 @@ import pandas as pd
 import pytest
 
 
-
-
 @pytest.fixture
 def tiny(tmp_path: Path, tiny_protocol) -> Path:
     return tiny_protocol(tmp_path / "tiny.toml", epochs=2)
@@ -23,14 +21,23 @@ def tiny(tmp_path: Path, tiny_protocol) -> Path:
 
 @pytest.mark.slow
 def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_path: Path, cli) -> None:
-    proc = cli("run", "--models", "threshold,resunet", "--protocol", tiny, "--out", "r1", "--leaderboard", "lb",
-               "--json")
+    proc = cli(
+        "run", "--models", "threshold,resunet", "--protocol", tiny, "--out", "r1", "--leaderboard", "lb", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "r1"
     summary = json.loads(proc.stdout)
     assert [m["model"] for m in summary["models"]] == ["threshold", "resunet"]
-    for name in ("summary.csv", "per_subject.csv", "per_slice.csv", "history.csv", "protocol.toml", "splits.json",
-                 "run.json", "log.txt"):
+    for name in (
+        "summary.csv",
+        "per_subject.csv",
+        "per_slice.csv",
+        "history.csv",
+        "protocol.toml",
+        "splits.json",
+        "run.json",
+        "log.txt",
+    ):
         assert (out / name).exists(), name
     per_slice = pd.read_csv(out / "per_slice.csv")
     assert len(per_slice) == 2 * 6 * 4  # every test slice of both folds, for both models
@@ -45,7 +52,9 @@ def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_pa
     assert 0 <= fitted["low"] <= fitted["high"] <= 255
     shown = cli("leaderboard", "--dir", "lb", "--json")
     assert shown.returncode == 0 and [r["model"] for r in json.loads(shown.stdout)["phantom__tiny"]] == [
-        "threshold", "resunet"]
+        "threshold",
+        "resunet",
+    ]
     again = cli("run", "--models", "resunet", "--protocol", tiny, "--out", "r1")
     assert again.returncode == 2 and "pass --resume" in again.stderr
 
@@ -90,8 +99,9 @@ def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli, tiny_
     assert not (tmp_path / "killed" / "summary.csv").exists()
     assert (tmp_path / "killed" / "jobs" / "resunet" / "fold0" / "checkpoint.pt").exists()
 
-    resumed = cli("run", "--models", "resunet", "--protocol", protocol, "--out", "killed", "--resume",
-                  "--no-leaderboard")
+    resumed = cli(
+        "run", "--models", "resunet", "--protocol", protocol, "--out", "killed", "--resume", "--no-leaderboard"
+    )
     assert resumed.returncode == 0, resumed.stderr
     for a, b in zip(_results(tmp_path / "straight"), _results(tmp_path / "killed")):
         pd.testing.assert_frame_equal(a, b)

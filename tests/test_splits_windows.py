@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from ichbench.data import Dataset, Subject, load_dataset
+from ichbench.data.splits import load_splits, make_splits, save_splits
+from ichbench.errors import DataError
 from ichbench.protocol import Augmentation
 from ichbench.training.augment import augment, random_affines
-from ichbench.data import Dataset, Subject, load_dataset
-from ichbench.errors import DataError
-from ichbench.data.splits import load_splits, make_splits, save_splits
 from ichbench.training.windows import WindowSampler, gather_torch, training_windows
 
 
@@ -84,7 +84,7 @@ def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
     ws = training_windows(subjects, size=32, stride=16, seed=0)
     sampler = WindowSampler(ws, batch_size=5, seed=3)
     seen = 0
-    for images, masks in sampler.epoch(0):
+    for images, _masks in sampler.epoch(0):
         assert images.shape[1:] == (1, 32, 32) and images.dtype == torch.uint8
         seen += len(images)
     assert seen == len(ws) and len(sampler) == -(-len(ws) // 5)

@@ -11,16 +11,17 @@ import pandas as pd
 import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.inference.bundle import bundle_model, load_bundle
+from ichbench.benchmark.run import leaderboard_rows, write_outputs
 from ichbench.data.load import load_dataset
 from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
+from ichbench.inference.bundle import bundle_model, load_bundle
 from ichbench.leaderboard import append as append_leaderboard
-from ichbench.benchmark.run import leaderboard_rows, write_outputs
 
 
-def evaluate_bundle(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool = False,
-                    board: Path | None = None) -> pd.DataFrame:
+def evaluate_bundle(
+    bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool = False, board: Path | None = None
+) -> pd.DataFrame:
     """Score a bundle on a data set: the same CSVs and summary as a run, and an 'external' leaderboard row."""
     start = time.perf_counter()
     bundle = load_bundle(bundle_dir, device)
@@ -28,18 +29,35 @@ def evaluate_bundle(bundle_dir: Path, data: Path, out: Path, device: str, ensemb
     model, threshold = bundle_model(bundle, ensemble)
     tags = {"model": bundle.name, "fold": 0}
     scores = score_subjects(model, dataset.subjects, bundle.protocol, torch.device(device), threshold, tags)
-    result = {"model": bundle.name, "fold": 0, "params": sum(p.numel() for p in bundle.models[min(bundle.models)].parameters()),
-              "epochs": 0, "threshold": threshold, "history": [], "per_slice": scores.per_slice,
-              "per_subject": scores.per_subject, "seconds": time.perf_counter() - start}
+    result = {
+        "model": bundle.name,
+        "fold": 0,
+        "params": sum(p.numel() for p in bundle.models[min(bundle.models)].parameters()),
+        "epochs": 0,
+        "threshold": threshold,
+        "history": [],
+        "per_slice": scores.per_slice,
+        "per_subject": scores.per_subject,
+        "seconds": time.perf_counter() - start,
+    }
     out.mkdir(parents=True, exist_ok=True)
     summary = write_outputs(out, [result], bundle.protocol)
     atomic_save(out / "predictions.npz", lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
-    meta = {"protocol": bundle.protocol.name, "protocol_hash": bundle.meta["protocol_hash"], "dataset": dataset.name,
-            "dataset_fingerprint": dataset.fingerprint, "device_name": describe_device(device), **versions(),
-            "kind": "external", "trained_on": bundle.meta["trained_on"]}
+    meta = {
+        "protocol": bundle.protocol.name,
+        "protocol_hash": bundle.meta["protocol_hash"],
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "device_name": describe_device(device),
+        **versions(),
+        "kind": "external",
+        "trained_on": bundle.meta["trained_on"],
+    }
     rows = leaderboard_rows(summary, meta, board, out)
-    atomic_write_text(out / "evaluation.json", json.dumps({"bundle": str(bundle_dir), "ensemble": ensemble,
-                                                           "rows": rows}, indent=1, default=str))
+    atomic_write_text(
+        out / "evaluation.json",
+        json.dumps({"bundle": str(bundle_dir), "ensemble": ensemble, "rows": rows}, indent=1, default=str),
+    )
     if board is not None:
         append_leaderboard(board, rows)
     return summary

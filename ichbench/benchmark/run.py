@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -14,16 +14,16 @@ from ichbench.atomic import atomic_write_text
 from ichbench.data.dataset import Dataset
 from ichbench.data.load import load_dataset
 from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.splits import load_splits, make_splits, save_splits
 from ichbench.environment import describe_device, git_commit, resolve_device, versions
 from ichbench.errors import RunError
-from ichbench.training.job import Job, JobContext
+from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.leaderboard import append as append_leaderboard
 from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_window
-from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
-from ichbench.data.splits import load_splits, make_splits, save_splits
+from ichbench.training.job import Job, JobContext
 
 log = logging.getLogger("ichbench.benchmark.run")
 
@@ -94,10 +94,15 @@ def _executor(config: RunConfig):
 def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     out = config.out
     meta = {
-        "protocol": config.protocol.name, "protocol_hash": config.protocol.hash_for(on_phantom=config.data is None), "dataset": dataset.name,
+        "protocol": config.protocol.name,
+        "protocol_hash": config.protocol.hash_for(on_phantom=config.data is None),
+        "dataset": dataset.name,
         "data": str(Path(config.data).resolve()) if config.data is not None else None,
-        "dataset_fingerprint": dataset.fingerprint, "models": config.models, "device": device,
-        "device_name": describe_device(device), **versions(),
+        "dataset_fingerprint": dataset.fingerprint,
+        "models": config.models,
+        "device": device,
+        "device_name": describe_device(device),
+        **versions(),
     }
     existing = out / "run.json"
     if existing.exists():
@@ -111,7 +116,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     elif config.resume:
         raise RunError(f"{out}: nothing to resume (no run.json)")
     else:
-        meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2) + "\n")
     atomic_write_text(out / "protocol.toml", config.protocol.to_toml())
@@ -148,31 +153,59 @@ def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.Data
     rows = []
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
-        metrics = summarize(per_slice[per_slice.model == model], per_subject[per_subject.model == model],
-                            protocol.metrics.detection_pixels)
-        rows.append({"model": model, "params": mine[0]["params"], "folds": len(mine),
-                     "epochs": max(r["epochs"] for r in mine), "wall_s": sum(r["seconds"] for r in mine),
-                     "thresholds": ";".join(f"{r['threshold']:g}" for r in mine), **metrics})
+        metrics = summarize(
+            per_slice[per_slice.model == model],
+            per_subject[per_subject.model == model],
+            protocol.metrics.detection_pixels,
+        )
+        rows.append(
+            {
+                "model": model,
+                "params": mine[0]["params"],
+                "folds": len(mine),
+                "epochs": max(r["epochs"] for r in mine),
+                "wall_s": sum(r["seconds"] for r in mine),
+                "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
+                **metrics,
+            }
+        )
     summary = pd.DataFrame(rows)
-    for name, frame in (("per_slice", per_slice), ("per_subject", per_subject), ("history", history),
-                        ("summary", summary)):
+    for name, frame in (
+        ("per_slice", per_slice),
+        ("per_subject", per_subject),
+        ("history", history),
+        ("summary", summary),
+    ):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
     return summary
 
 
 def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out: Path) -> list[dict]:
     """One leaderboard row per model of a finished run (meta may set kind and trained_on)."""
-    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    date = datetime.now(UTC).isoformat(timespec="seconds")
     where = board if board is not None else out
     commit = git_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
     rows = []
     for _, s in summary.iterrows():
-        row = {"date": date, "model": s["model"], "kind": meta.get("kind", "cv"), "params": int(s["params"]),
-               "folds": int(s["folds"]), "epochs": int(s["epochs"]), "wall_s": round(float(s["wall_s"]), 1),
-               "device": meta["device_name"], "torch": meta["torch"], "ichbench": meta["ichbench"],
-               "commit": commit, "protocol": meta["protocol"], "protocol_hash": meta["protocol_hash"],
-               "dataset": meta["dataset"], "dataset_fingerprint": meta["dataset_fingerprint"],
-               "trained_on": meta.get("trained_on", meta["dataset"]), "run": str(out)}
+        row = {
+            "date": date,
+            "model": s["model"],
+            "kind": meta.get("kind", "cv"),
+            "params": int(s["params"]),
+            "folds": int(s["folds"]),
+            "epochs": int(s["epochs"]),
+            "wall_s": round(float(s["wall_s"]), 1),
+            "device": meta["device_name"],
+            "torch": meta["torch"],
+            "ichbench": meta["ichbench"],
+            "commit": commit,
+            "protocol": meta["protocol"],
+            "protocol_hash": meta["protocol_hash"],
+            "dataset": meta["dataset"],
+            "dataset_fingerprint": meta["dataset_fingerprint"],
+            "trained_on": meta.get("trained_on", meta["dataset"]),
+            "run": str(out),
+        }
         row.update({c: s[c] for m in METRICS for c in (m, f"{m}_std")})
         rows.append(row)
     return rows

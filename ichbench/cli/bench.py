@@ -22,11 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
     run.add_argument("--splits", type=Path, default=None, help="use this split file instead of making one")
-    run.add_argument("--leaderboard", type=Path, default=None,
-                     help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)")
+    run.add_argument(
+        "--leaderboard",
+        type=Path,
+        default=None,
+        help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)",
+    )
     run.add_argument("--no-leaderboard", action="store_true", help="do not append to any leaderboard")
-    run.add_argument("--executor", default="local", choices=("local", "ray"),
-                     help="local: one job after another (default); ray: Ray tasks (pip install \"ichbench[ray]\")")
+    run.add_argument(
+        "--executor",
+        default="local",
+        choices=("local", "ray"),
+        help='local: one job after another (default); ray: Ray tasks (pip install "ichbench[ray]")',
+    )
     run.add_argument("--address", default=None, help="ray: join this Ray cluster (default: start a local one)")
     run.add_argument("--gpus-per-job", type=float, default=None, help="ray: GPUs per job (default 1 on CUDA, else 0)")
     run.add_argument("--cpus-per-job", type=float, default=None, help="ray: CPUs per job (default 1)")
@@ -48,19 +56,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the benchmark."""
+    from ichbench.benchmark.run import RunConfig, run
     from ichbench.errors import RunError
     from ichbench.models.registry import resolve
     from ichbench.protocol import load_protocol
-    from ichbench.benchmark.run import RunConfig, run
 
     if args.resume and args.out is None:
         raise RunError("--resume needs --out naming the run to continue")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     config = RunConfig(
-        models=resolve(args.models), protocol=load_protocol(args.protocol), out=out, data=args.data,
-        device=args.device, resume=args.resume, splits=args.splits, executor=args.executor,
+        models=resolve(args.models),
+        protocol=load_protocol(args.protocol),
+        out=out,
+        data=args.data,
+        device=args.device,
+        resume=args.resume,
+        splits=args.splits,
+        executor=args.executor,
         executor_options=_executor_options(args),
-        leaderboard=board_dir(args), progress=not args.json,
+        leaderboard=board_dir(args),
+        progress=not args.json,
     )
     summary = run(config)
     if args.json:
@@ -98,8 +113,18 @@ def _finite(value: object) -> object:
 
 def _print_summary(summary, out: Path) -> None:
     table = Table(title=f"results ({out})")
-    columns = ["model", "dice_paper", "jaccard_paper", "dice_3d", "dice_global", "hd95", "sensitivity",
-               "specificity", "precision", "wall_s"]
+    columns = [
+        "model",
+        "dice_paper",
+        "jaccard_paper",
+        "dice_3d",
+        "dice_global",
+        "hd95",
+        "sensitivity",
+        "specificity",
+        "precision",
+        "wall_s",
+    ]
     for c in columns:
         table.add_column(c, justify="left" if c == "model" else "right")
     for _, row in summary.iterrows():

@@ -22,8 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("--out", type=Path, required=True)
     predict.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     predict.add_argument("--ensemble", action="store_true", help="average the probabilities of all fold models")
-    predict.add_argument("--input-window", choices=("hu", "brain"), default="hu",
-                         help="hu: raw Hounsfield units (default); brain: already in the brain window")
+    predict.add_argument(
+        "--input-window",
+        choices=("hu", "brain"),
+        default="hu",
+        help="hu: raw Hounsfield units (default); brain: already in the brain window",
+    )
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="score a bundle on a labelled data set (external validation)")
@@ -32,8 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", type=Path, default=None)
     evaluate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     evaluate.add_argument("--ensemble", action="store_true")
-    evaluate.add_argument("--leaderboard", type=Path, default=None,
-                          help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)")
+    evaluate.add_argument(
+        "--leaderboard",
+        type=Path,
+        default=None,
+        help="leaderboard folder (default: your own, see `ichbench leaderboard --where`)",
+    )
     evaluate.add_argument("--no-leaderboard", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -51,8 +59,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predict one scan and write mask, overlays and summary."""
     import torch
 
-    from ichbench.inference.bundle import load_bundle
     from ichbench.environment import resolve_device
+    from ichbench.inference.bundle import load_bundle
     from ichbench.inference.predict import predict_scan, summarize_mask, write_outputs
     from ichbench.inference.scan import read_scan
 
@@ -61,8 +69,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     scan = read_scan(args.input, args.input_window)
     mask = predict_scan(bundle, scan, torch.device(device), args.ensemble)
     summary, per_slice = summarize_mask(mask, scan.spacing)
-    summary.update({"input": str(args.input), "bundle": str(args.bundle), "model": bundle.name,
-                    "ensemble": args.ensemble})
+    summary.update(
+        {"input": str(args.input), "bundle": str(args.bundle), "model": bundle.name, "ensemble": args.ensemble}
+    )
     write_outputs(args.out, scan, mask, summary, per_slice)
     print(json.dumps(summary, indent=2))
     return 0
@@ -70,9 +79,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """External validation of a bundle."""
-    from ichbench.environment import resolve_device
     from ichbench.benchmark.external import evaluate_bundle
     from ichbench.cli.bench import board_dir
+    from ichbench.environment import resolve_device
 
     out = args.out or Path("runs") / f"evaluate-{args.bundle.name}-{args.data.name}"
     board = board_dir(args)

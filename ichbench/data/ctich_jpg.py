@@ -58,13 +58,9 @@ def _check_mask_presence(brain: Path, patient: int, k: int, flags: np.ndarray) -
     mask_path = brain / f"{k}_HGE_Seg.jpg"
     negative = bool(flags[NO_HEMORRHAGE])
     if negative and mask_path.exists():
-        raise DataError(
-            f"{mask_path}: mask present, but {CSV_NAME} marks patient {patient} slice {k} as No_Hemorrhage"
-        )
+        raise DataError(f"{mask_path}: mask present, but {CSV_NAME} marks patient {patient} slice {k} as No_Hemorrhage")
     if not negative and not mask_path.exists():
-        raise DataError(
-            f"{mask_path}: mask missing, but {CSV_NAME} marks patient {patient} slice {k} as hemorrhage"
-        )
+        raise DataError(f"{mask_path}: mask missing, but {CSV_NAME} marks patient {patient} slice {k} as hemorrhage")
 
 
 def _read_slice(path: Path, patient: int, k: int) -> np.ndarray:
@@ -115,5 +111,6 @@ def _looks_like(root: Path) -> bool:
     return (root / CSV_NAME).exists() or (root / "Patients_CT").is_dir()
 
 
-READER = Reader("ctich-1.0.0", "hemorrhage_diagnosis.csv + Patients_CT/ (CT-ICH 1.0.0)", _looks_like,
-                read_ctich_jpg, priority=10)
+READER = Reader(
+    "ctich-1.0.0", "hemorrhage_diagnosis.csv + Patients_CT/ (CT-ICH 1.0.0)", _looks_like, read_ctich_jpg, priority=10
+)

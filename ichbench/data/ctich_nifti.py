@@ -65,16 +65,19 @@ def _check_labels(path: Path, patient: int, slices: np.ndarray, labels: np.ndarr
     present = mask.reshape(len(mask), -1).any(axis=1)
     for k, flags, has in zip(slices, labels, present):
         if flags[NO_HEMORRHAGE] and has:
-            raise DataError(f"{path}: mask present in slice {k}, but {CSV_NAME} marks patient {patient} "
-                            f"slice {k} as No_Hemorrhage")
+            raise DataError(
+                f"{path}: mask present in slice {k}, but {CSV_NAME} marks patient {patient} slice {k} as No_Hemorrhage"
+            )
         if not flags[NO_HEMORRHAGE] and not has:
-            raise DataError(f"{path}: mask empty in slice {k}, but {CSV_NAME} marks patient {patient} "
-                            f"slice {k} as hemorrhage")
+            raise DataError(
+                f"{path}: mask empty in slice {k}, but {CSV_NAME} marks patient {patient} slice {k} as hemorrhage"
+            )
 
 
 def _looks_like(root: Path) -> bool:
     return (root / CSV_NAME).exists() or (root / "ct_scans").is_dir()
 
 
-READER = Reader("ctich-1.3.1", f"{CSV_NAME} + ct_scans/ + masks/ (CT-ICH 1.3.1)", _looks_like,
-                read_ctich_nifti, priority=20)
+READER = Reader(
+    "ctich-1.3.1", f"{CSV_NAME} + ct_scans/ + masks/ (CT-ICH 1.3.1)", _looks_like, read_ctich_nifti, priority=20
+)

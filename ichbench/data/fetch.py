@@ -111,9 +111,7 @@ def download(url: str, part: Path, headers: dict[str, str], chunk: int = 1 << 20
             except (OSError, urllib.error.URLError) as exc:
                 raise DataError(f"{url}: download interrupted ({exc}); run the same command to resume") from None
     if expected is not None and got < int(expected):
-        raise DataError(
-            f"{url}: download interrupted after {have + got} bytes; run the same command again to resume"
-        )
+        raise DataError(f"{url}: download interrupted after {have + got} bytes; run the same command again to resume")
 
 
 def parse_sums(text: str, source: str) -> dict[str, str]:

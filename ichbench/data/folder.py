@@ -91,8 +91,9 @@ def _read_mask(path: Path, shape: tuple[int, ...], image_path: Path) -> np.ndarr
         # JPEG masks carry compression noise; lossless ones may be 0/1 or 0/255.
         mask = raw > 127 if path.suffix.lower() in (".jpg", ".jpeg") else raw > 0
     if mask.shape != shape:
-        raise DataError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path.name} "
-                        f"is {shape[1]}x{shape[0]}")
+        raise DataError(
+            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path.name} is {shape[1]}x{shape[0]}"
+        )
     return mask.astype(np.uint8)
 
 

@@ -48,9 +48,14 @@ class Head:
 def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bool) -> Volume:
     """One subject; about 1 to 2 lesions when `hemorrhage`, none otherwise."""
     head = Head(
-        a=rng.uniform(0.72, 0.80), b=rng.uniform(0.84, 0.92), angle=rng.uniform(-0.12, 0.12),
-        cx=rng.uniform(-0.03, 0.03), cy=rng.uniform(-0.03, 0.03), skull=rng.uniform(0.05, 0.07),
-        phase=rng.uniform(0, 2 * np.pi), sulci=int(rng.integers(14, 22)),
+        a=rng.uniform(0.72, 0.80),
+        b=rng.uniform(0.84, 0.92),
+        angle=rng.uniform(-0.12, 0.12),
+        cx=rng.uniform(-0.03, 0.03),
+        cy=rng.uniform(-0.03, 0.03),
+        skull=rng.uniform(0.05, 0.07),
+        phase=rng.uniform(0, 2 * np.pi),
+        sulci=int(rng.integers(14, 22)),
     )
     anatomy = []
     for z in range(slices):
@@ -98,9 +103,14 @@ def _plan_lesions(rng: np.random.Generator, slices: int) -> list[tuple[str, floa
         center = rng.uniform(0.3, 0.7) * (slices - 1)
         half = float(rng.integers(1, 4))
         params = {
-            "hu": rng.uniform(58, 82), "theta": rng.uniform(0, 2 * np.pi), "width": rng.uniform(0.25, 0.5),
-            "depth": rng.uniform(0.06, 0.13), "x": rng.uniform(-0.35, 0.35), "y": rng.uniform(-0.4, 0.4),
-            "radius": rng.uniform(0.06, 0.16), "seed": int(rng.integers(1 << 30)),
+            "hu": rng.uniform(58, 82),
+            "theta": rng.uniform(0, 2 * np.pi),
+            "width": rng.uniform(0.25, 0.5),
+            "depth": rng.uniform(0.06, 0.13),
+            "x": rng.uniform(-0.35, 0.35),
+            "y": rng.uniform(-0.4, 0.4),
+            "radius": rng.uniform(0.06, 0.16),
+            "seed": int(rng.integers(1 << 30)),
         }
         if kind == "Intraventricular":
             center = rng.uniform(0.42, 0.62) * (slices - 1)  # where the ventricles are
@@ -118,9 +128,17 @@ def _geometry(head: Head, zf: float, size: int) -> dict[str, np.ndarray]:
     xr, yr = c * x + s * y, -s * x + c * y
     r = np.sqrt((xr / (head.a * scale)) ** 2 + (yr / (head.b * scale)) ** 2)
     inner = 1.0 - head.skull / scale - 0.035  # inner skull table, in units of r
-    return {"x": xr, "y": yr, "r": r, "theta": np.arctan2(yr, xr), "inner": np.full_like(r, inner),
-            "scale": np.full_like(r, scale), "zf": np.full_like(r, zf), "px": np.full_like(r, 2.0 / size),
-            "sulcal": np.cos(head.sulci * np.arctan2(yr, xr) + head.phase)}
+    return {
+        "x": xr,
+        "y": yr,
+        "r": r,
+        "theta": np.arctan2(yr, xr),
+        "inner": np.full_like(r, inner),
+        "scale": np.full_like(r, scale),
+        "zf": np.full_like(r, zf),
+        "px": np.full_like(r, 2.0 / size),
+        "sulcal": np.cos(head.sulci * np.arctan2(yr, xr) + head.phase),
+    }
 
 
 def _anatomy(rng: np.random.Generator, g: dict[str, np.ndarray], head: Head) -> np.ndarray:

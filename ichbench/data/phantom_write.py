@@ -45,8 +45,14 @@ def write_phantom(out: Path, subjects: int, slices: int, size: int, seed: int, l
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         (_write_jpg if layout == "jpg" else _write_nifti)(tmp, volumes)
-        params = {"subjects": subjects, "slices": slices, "size": size, "seed": seed, "layout": layout,
-                  "generator_version": VERSION}
+        params = {
+            "subjects": subjects,
+            "slices": slices,
+            "size": size,
+            "seed": seed,
+            "layout": layout,
+            "generator_version": VERSION,
+        }
         (tmp / "phantom.json").write_text(json.dumps(params, indent=2) + "\n")
         if out.exists():
             out.rmdir()

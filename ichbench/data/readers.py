@@ -39,8 +39,9 @@ def available_readers() -> list[Reader]:
         if isinstance(plugin.obj, Reader):
             readers.append(plugin.obj)
         else:
-            warnings.warn(f"reader plugin {plugin.name!r} ({plugin.target}) is not an ichbench Reader; skipped",
-                          stacklevel=2)
+            warnings.warn(
+                f"reader plugin {plugin.name!r} ({plugin.target}) is not an ichbench Reader; skipped", stacklevel=2
+            )
     return sorted(readers, key=lambda r: (r.priority, r.name))
 
 

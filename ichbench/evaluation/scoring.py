@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ichbench.data.dataset import LABELS, SUBTYPES, Subject
-from ichbench.inference.infer import binarize, predict_prob
 from ichbench.evaluation.metrics import slice_counts, subject_scores
+from ichbench.inference.infer import binarize, predict_prob
 from ichbench.protocol import Protocol
 
 
@@ -23,8 +23,12 @@ class Scores:
 
 
 def score_subjects(
-    model: torch.nn.Module, subjects: list[Subject], protocol: Protocol, device: torch.device,
-    threshold: float, tags: dict[str, object],
+    model: torch.nn.Module,
+    subjects: list[Subject],
+    protocol: Protocol,
+    device: torch.device,
+    threshold: float,
+    tags: dict[str, object],
 ) -> Scores:
     """Predict and score every subject; `tags` (model, fold, ...) are copied into every row."""
     scores = Scores()

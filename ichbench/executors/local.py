@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
-from ichbench.training.job import Job, JobContext, run_job
 from ichbench.progress import Reporter
+from ichbench.training.job import Job, JobContext, run_job
 
 
 def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter, **options: object) -> list[dict]:

@@ -13,8 +13,8 @@ import time
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
-from ichbench.training.job import Job, JobContext, finished, run_job
 from ichbench.progress import Reporter
+from ichbench.training.job import Job, JobContext, finished, run_job
 
 MAX_RETRIES = 3
 
@@ -28,8 +28,16 @@ def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int
     return run_job(job, ctx, dataset, on_epoch=lambda row: queue.put(("epoch", job.key, row)))
 
 
-def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter, address: str | None = None,
-            gpus_per_job: float | None = None, cpus_per_job: float = 1, max_retries: int = MAX_RETRIES) -> list[dict]:
+def execute(
+    jobs: list[Job],
+    ctx: JobContext,
+    dataset: Dataset,
+    reporter: Reporter,
+    address: str | None = None,
+    gpus_per_job: float | None = None,
+    cpus_per_job: float = 1,
+    max_retries: int = MAX_RETRIES,
+) -> list[dict]:
     """Schedule every unfinished job on Ray; returns results in job order or raises listing failed jobs."""
     try:
         import ray
@@ -45,8 +53,9 @@ def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Report
         queue = Queue()
         data_ref = ray.put(dataset)  # once; workers on a node share it from the object store
         results: dict[Job, dict] = {j: r for j in jobs if (r := finished(ctx, j)) is not None}
-        pending = {remote.remote(j, ctx, data_ref, queue, max(1, int(cpus_per_job))): j for j in jobs
-                   if j not in results}
+        pending = {
+            remote.remote(j, ctx, data_ref, queue, max(1, int(cpus_per_job))): j for j in jobs if j not in results
+        }
         for j in jobs:
             if j in results:
                 reporter.job_done(j.key, results[j])
@@ -57,8 +66,11 @@ def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Report
         if started_here:
             ray.shutdown()
     if failed:
-        raise RunError(f"{len(failed)} job(s) failed for good: " + "; ".join(f"{j.key}: {e}" for j, e in failed)
-                       + ". Finished jobs are kept; fix the cause and run again with --resume.")
+        raise RunError(
+            f"{len(failed)} job(s) failed for good: "
+            + "; ".join(f"{j.key}: {e}" for j, e in failed)
+            + ". Finished jobs are kept; fix the cause and run again with --resume."
+        )
     return [results[j] for j in jobs]
 
 
@@ -66,8 +78,7 @@ def _init(ray, address: str | None, cpus_per_job: float) -> None:
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     else:  # a private local instance on the loopback interface
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
 
 
 def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> list[tuple[Job, str]]:

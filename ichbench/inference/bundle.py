@@ -10,7 +10,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -65,14 +65,20 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     metrics = summary[summary.model == model].iloc[0].to_dict() if summary is not None else {}
     results = {f: json.loads((jobs / f"fold{f}" / "result.json").read_text()) for f in chosen}
     meta = {
-        "format": FORMAT, "ichbench": __version__, "model": model,
+        "format": FORMAT,
+        "ichbench": __version__,
+        "model": model,
         "source": available_models()[model].source if model in available_models() else "unknown",
-        "model_kwargs": protocol.models.get(model, {}), "folds": chosen,
+        "model_kwargs": protocol.models.get(model, {}),
+        "folds": chosen,
         "thresholds": {str(f): r["threshold"] for f, r in results.items()},
-        "protocol": protocol.name, "protocol_hash": run_meta["protocol_hash"], "trained_on": run_meta["dataset"],
-        "dataset_fingerprint": run_meta["dataset_fingerprint"], "run": str(run_dir),
+        "protocol": protocol.name,
+        "protocol_hash": run_meta["protocol_hash"],
+        "trained_on": run_meta["dataset"],
+        "dataset_fingerprint": run_meta["dataset_fingerprint"],
+        "run": str(run_dir),
         "metrics": {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -103,12 +109,15 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
     path = Path(path)
     meta = _read_json(path / "bundle.json", "a model bundle")
     if meta.get("format") != FORMAT:
-        raise RunError(f"{path}: bundle format {meta.get('format')!r} is not supported (this ichbench reads "
-                       f"format {FORMAT}); it was made by ichbench {meta.get('ichbench', 'unknown')}")
+        raise RunError(
+            f"{path}: bundle format {meta.get('format')!r} is not supported (this ichbench reads "
+            f"format {FORMAT}); it was made by ichbench {meta.get('ichbench', 'unknown')}"
+        )
     made, here = str(meta.get("ichbench", "0")).split(".")[0], __version__.split(".")[0]
     if made != here:
-        raise RunError(f"{path}: made by ichbench {meta.get('ichbench')}, incompatible with {__version__} "
-                       "(major versions differ)")
+        raise RunError(
+            f"{path}: made by ichbench {meta.get('ichbench')}, incompatible with {__version__} (major versions differ)"
+        )
     protocol = load_protocol(path / "protocol.toml")
     models = {}
     for f in meta["folds"]:

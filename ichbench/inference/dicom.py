@@ -14,7 +14,7 @@ def read_dicom_series(folder: Path, files: list[Path]) -> tuple[np.ndarray, np.n
     try:
         import pydicom
     except ImportError:
-        raise DataError(f"{folder}: reading DICOM needs pydicom: pip install \"ichbench[dicom]\"") from None
+        raise DataError(f'{folder}: reading DICOM needs pydicom: pip install "ichbench[dicom]"') from None
     try:
         slices = [pydicom.dcmread(str(p)) for p in files]
     except Exception as exc:  # pydicom raises several types for non-DICOM or damaged files
@@ -25,8 +25,12 @@ def read_dicom_series(folder: Path, files: list[Path]) -> tuple[np.ndarray, np.n
     orient = np.array(slices[0].ImageOrientationPatient, float)
     normal = np.cross(orient[:3], orient[3:])
     slices.sort(key=lambda s: float(np.dot(normal, np.array(s.ImagePositionPatient, float))))
-    hu = np.stack([s.pixel_array * float(getattr(s, "RescaleSlope", 1)) + float(getattr(s, "RescaleIntercept", 0))
-                   for s in slices]).astype(np.float32)
+    hu = np.stack(
+        [
+            s.pixel_array * float(getattr(s, "RescaleSlope", 1)) + float(getattr(s, "RescaleIntercept", 0))
+            for s in slices
+        ]
+    ).astype(np.float32)
     row_mm, col_mm = (float(v) for v in slices[0].PixelSpacing)
     first = np.array(slices[0].ImagePositionPatient, float)
     step = (np.array(slices[-1].ImagePositionPatient, float) - first) / max(len(slices) - 1, 1)

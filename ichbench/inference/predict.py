@@ -32,18 +32,26 @@ def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None)
     voxel_ml = float(np.prod(spacing)) / 1000.0 if spacing else None
     pixel_mm2 = float(spacing[1] * spacing[2]) if spacing else None
     areas = mask.reshape(len(mask), -1).sum(1)
-    per_slice = pd.DataFrame({
-        "slice": np.arange(1, len(mask) + 1), "hemorrhage": areas > 0, "area_pixels": areas,
-        "area_mm2": areas * pixel_mm2 if pixel_mm2 else np.nan,
-    })
+    per_slice = pd.DataFrame(
+        {
+            "slice": np.arange(1, len(mask) + 1),
+            "hemorrhage": areas > 0,
+            "area_pixels": areas,
+            "area_mm2": areas * pixel_mm2 if pixel_mm2 else np.nan,
+        }
+    )
     labels, count = ndimage.label(mask, structure=FULL_3D)
     sizes = np.bincount(labels.ravel())[1:] if count else np.array([0])
     voxels = int(mask.sum())
     summary = {
-        "slices": len(mask), "slices_with_hemorrhage": int((areas > 0).sum()), "voxels": voxels,
+        "slices": len(mask),
+        "slices_with_hemorrhage": int((areas > 0).sum()),
+        "voxels": voxels,
         "spacing_mm": list(spacing) if spacing else None,
-        "volume_ml": voxels * voxel_ml if voxel_ml else None, "lesions": int(count),
-        "largest_lesion_voxels": int(sizes.max()), "largest_lesion_ml": int(sizes.max()) * voxel_ml if voxel_ml else None,
+        "volume_ml": voxels * voxel_ml if voxel_ml else None,
+        "lesions": int(count),
+        "largest_lesion_voxels": int(sizes.max()),
+        "largest_lesion_ml": int(sizes.max()) * voxel_ml if voxel_ml else None,
     }
     return summary, per_slice
 

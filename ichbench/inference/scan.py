@@ -50,8 +50,10 @@ def read_scan(path: Path, input_window: str = "hu") -> Scan:
 
             hu, affine, spacing = read_dicom_series(path, files)
             return Scan(_window(hu, input_window, path), affine, spacing, None, "dicom")
-    raise DataError(f"{path}: expected a NIfTI volume (.nii/.nii.gz), a DICOM series folder, or a folder of "
-                    "PNG/JPG brain-window slices")
+    raise DataError(
+        f"{path}: expected a NIfTI volume (.nii/.nii.gz), a DICOM series folder, or a folder of "
+        "PNG/JPG brain-window slices"
+    )
 
 
 def _read_nifti(path: Path, input_window: str) -> Scan:
@@ -60,8 +62,9 @@ def _read_nifti(path: Path, input_window: str) -> Scan:
     unknown_units = img.header.get_xyzt_units()[0] == "unknown"
     spacing: tuple[float, float, float] | None = (zooms[2], zooms[1], zooms[0])
     if any(z <= 0 for z in zooms) or (unknown_units and all(z == 1.0 for z in zooms)):
-        warnings.warn(f"{path}: no voxel spacing in the header; the mask is written, volumes are not reported",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: no voxel spacing in the header; the mask is written, volumes are not reported", stacklevel=2
+        )
         spacing = None
     image = _window(volume_to_slices(data), input_window, path)
     return Scan(image, img.affine, spacing, img.header, "nifti", flip_rows=True)
@@ -70,12 +73,16 @@ def _read_nifti(path: Path, input_window: str) -> Scan:
 def _window(values: np.ndarray, input_window: str, path: Path) -> np.ndarray:
     if input_window == "brain":
         if values.min() < 0 or values.max() > 255:
-            raise DataError(f"{path}: --input-window brain expects 0..255 values, got {values.min():g}..{values.max():g}")
+            raise DataError(
+                f"{path}: --input-window brain expects 0..255 values, got {values.min():g}..{values.max():g}"
+            )
         return np.rint(values).astype(np.uint8)
     if values.min() >= 0 and values.max() <= 255:
         # Head CT in HU always has air near -1000: values within 0..255 mean an already windowed image.
-        raise DataError(f"{path}: intensities {values.min():g}..{values.max():g} do not look like Hounsfield units "
-                        "(no air below 0); if the image is already in the brain window, pass --input-window brain")
+        raise DataError(
+            f"{path}: intensities {values.min():g}..{values.max():g} do not look like Hounsfield units "
+            "(no air below 0); if the image is already in the brain window, pass --input-window brain"
+        )
     return window_hu(values)
 
 

@@ -64,5 +64,6 @@ def check_window(name: str, size: int, **kw: object) -> None:
     """Refuse a window side the model cannot take (before anything trains)."""
     multiple = input_multiple(create_model(name, **kw))
     if size % multiple:
-        raise ModelError(f"model {name!r} needs window sides divisible by {multiple}; the protocol's "
-                         f"[windows] size is {size}")
+        raise ModelError(
+            f"model {name!r} needs window sides divisible by {multiple}; the protocol's [windows] size is {size}"
+        )

@@ -13,14 +13,18 @@ from torch import nn
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.ReLU(inplace=True),
     )
 
 
 def _up(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Upsample(scale_factor=2, mode="nearest"), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(cin, cout, 2),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.ZeroPad2d((0, 1, 0, 1)),
+        nn.Conv2d(cin, cout, 2),
         nn.ReLU(inplace=True),
     )
 

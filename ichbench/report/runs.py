@@ -59,10 +59,18 @@ def load_runs(dirs: list[Path]) -> Runs:
     for meta, d in zip(metas[1:], dirs[1:]):
         for key in ("dataset_fingerprint", "protocol_hash"):
             if meta[key] != first[key]:
-                raise RunError(f"{d}: {key} differs from {dirs[0]}; a report compares runs of one data set and protocol")
+                raise RunError(
+                    f"{d}: {key} differs from {dirs[0]}; a report compares runs of one data set and protocol"
+                )
     merged = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
-    return Runs(meta=first, protocol=load_protocol(Path(dirs[0]) / "protocol.toml"), models=list(run_of),
-                run_of=run_of, curves=pd.DataFrame(curves), **merged)
+    return Runs(
+        meta=first,
+        protocol=load_protocol(Path(dirs[0]) / "protocol.toml"),
+        models=list(run_of),
+        run_of=run_of,
+        curves=pd.DataFrame(curves),
+        **merged,
+    )
 
 
 def load_run_dataset(runs: Runs) -> Dataset | None:

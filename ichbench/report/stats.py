@@ -35,9 +35,12 @@ def _pooled(counts: np.ndarray, metric: str) -> np.ndarray:
     tp, fp, fn, dtp, dfp, dfn, dtn = (s[..., k].astype(float) for k in range(7))
     with np.errstate(invalid="ignore", divide="ignore"):
         formulas = {
-            "dice_global": 2 * tp / (2 * tp + fp + fn), "sensitivity": dtp / (dtp + dfn),
-            "specificity": dtn / (dtn + dfp), "precision": dtp / (dtp + dfp),
-            "accuracy": (dtp + dtn) / (dtp + dtn + dfp + dfn), "f1": 2 * dtp / (2 * dtp + dfp + dfn),
+            "dice_global": 2 * tp / (2 * tp + fp + fn),
+            "sensitivity": dtp / (dtp + dfn),
+            "specificity": dtn / (dtn + dfp),
+            "precision": dtp / (dtp + dfp),
+            "accuracy": (dtp + dtn) / (dtp + dtn + dfp + dfn),
+            "f1": 2 * dtp / (2 * dtp + dfp + dfn),
         }
     return formulas[metric]
 
@@ -55,8 +58,14 @@ def _run(data: tuple, statistic, n_resamples: int, seed: int) -> tuple[float, fl
     with warnings.catch_warnings():
         # A degenerate distribution (every resample equal, e.g. specificity 1.0) is a point, not an error.
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap(data, statistic, n_resamples=n_resamples, confidence_level=LEVEL,
-                              method="percentile", random_state=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            data,
+            statistic,
+            n_resamples=n_resamples,
+            confidence_level=LEVEL,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     dist = res.bootstrap_distribution[~np.isnan(res.bootstrap_distribution)]
     if math.isnan(low) and len(dist) and np.ptp(dist) == 0:

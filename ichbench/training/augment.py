@@ -9,6 +9,7 @@ is resampled bilinearly, the mask by nearest neighbour so it stays binary.
 from __future__ import annotations
 
 import math
+
 import torch
 import torch.nn.functional as F
 

@@ -13,9 +13,9 @@ import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.data.dataset import Dataset
+from ichbench.data.splits import Fold
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.protocol import Protocol
-from ichbench.data.splits import Fold
 from ichbench.training.train import train
 
 RESULT = "result.json"
@@ -64,8 +64,16 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
     job_dir.mkdir(parents=True, exist_ok=True)
     fold = ctx.folds[job.fold]
     device = torch.device(ctx.device)
-    trained = train(job.model, ctx.protocol, job.fold, dataset.subset(fold.train), dataset.subset(fold.val),
-                    device, job_dir, on_epoch)
+    trained = train(
+        job.model,
+        ctx.protocol,
+        job.fold,
+        dataset.subset(fold.train),
+        dataset.subset(fold.val),
+        device,
+        job_dir,
+        on_epoch,
+    )
     trained_at = time.perf_counter()
     tags = {"model": job.model, "fold": job.fold}
     scores = score_subjects(trained.model, dataset.subset(fold.test), ctx.protocol, device, trained.threshold, tags)

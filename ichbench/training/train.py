@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from ichbench.atomic import atomic_save
-from ichbench.training.augment import augment
 from ichbench.data.dataset import Subject
-from ichbench.inference.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
 from ichbench.evaluation.metrics import paper_scores, slice_counts
+from ichbench.inference.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
 from ichbench.models.contract import trainable
 from ichbench.models.registry import create_model
 from ichbench.protocol import Protocol
+from ichbench.training.augment import augment
 from ichbench.training.windows import WindowSampler, training_windows
 
 EpochCallback = Callable[[dict], None]
@@ -67,8 +68,14 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
 
 def train(
-    name: str, protocol: Protocol, fold: int, train: list[Subject], val: list[Subject], device: torch.device,
-    job_dir: Path, on_epoch: EpochCallback | None = None,
+    name: str,
+    protocol: Protocol,
+    fold: int,
+    train: list[Subject],
+    val: list[Subject],
+    device: torch.device,
+    job_dir: Path,
+    on_epoch: EpochCallback | None = None,
 ) -> Trained:
     """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present."""
     model = build_model(name, protocol, fold, device)
@@ -85,17 +92,26 @@ def train(
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-    sampler = WindowSampler(training_windows(train, protocol.windows.size, protocol.windows.stride, seed, device),
-                            protocol.training.batch_size, seed)
+    sampler = WindowSampler(
+        training_windows(train, protocol.windows.size, protocol.windows.stride, seed, device),
+        protocol.training.batch_size,
+        seed,
+    )
     criterion = loss_fn(protocol.training.loss)
     for epoch in range(len(history), protocol.training.epochs):
         start = time.perf_counter()
         train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
         val_loss, val_jaccard, curve = validate(model, val, protocol, device)
         tuned = _best_point(curve)
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_jaccard": val_jaccard,
-               "val_best_threshold": tuned["threshold"], "val_best_jaccard": tuned["jaccard"],
-               "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_jaccard": val_jaccard,
+            "val_best_threshold": tuned["threshold"],
+            "val_best_jaccard": tuned["jaccard"],
+            "seconds": time.perf_counter() - start,
+        }
         history.append(row)
         # With threshold_search, an epoch is judged at its own best threshold on the validation subjects.
         score = tuned["jaccard"] if protocol.post.threshold_search else val_jaccard
@@ -103,9 +119,15 @@ def train(
         if score >= best[1]:  # ties go to the later epoch: it has trained longer
             best, best_curve = (epoch, score), curve
             atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
-        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
-                      "best_epoch": best[0], "best_score": best[1], "best_curve": best_curve}
-        atomic_save(job_dir / "checkpoint.pt", lambda p: torch.save(checkpoint, p))
+        checkpoint = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "best_epoch": best[0],
+            "best_score": best[1],
+            "best_curve": best_curve,
+        }
+        atomic_save(job_dir / "checkpoint.pt", partial(torch.save, checkpoint))
         if on_epoch:
             on_epoch(row)
     model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
@@ -126,8 +148,9 @@ def _load(path: Path, device: torch.device) -> dict | None:
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
 
 
-def _train_epoch(model, optimizer, sampler, criterion, protocol: Protocol, seed: int, epoch: int,
-                 device: torch.device) -> float:
+def _train_epoch(
+    model, optimizer, sampler, criterion, protocol: Protocol, seed: int, epoch: int, device: torch.device
+) -> float:
     torch.manual_seed(seed * 100_003 + epoch)  # dropout and any other global randomness of this epoch
     generator = torch.Generator().manual_seed(seed * 100_019 + epoch)  # augmentation
     model.train()
@@ -161,8 +184,11 @@ def validate(model, subjects: list[Subject], protocol: Protocol, device: torch.d
     def scores(t: float) -> np.ndarray:
         return np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in sick]).mean(0)
 
-    curve = [{"threshold": float(t), "dice": float(d), "jaccard": float(j)}
-             for t in protocol.post.threshold_grid for d, j in [scores(t)]]
+    curve = [
+        {"threshold": float(t), "dice": float(d), "jaccard": float(j)}
+        for t in protocol.post.threshold_grid
+        for d, j in [scores(t)]
+    ]
     return loss, float(scores(protocol.post.threshold)[1]), curve
 
 

@@ -101,9 +101,7 @@ class WindowSampler:
         if s.images.device.type == "cpu":
             # One numpy gather over a sliding-window view: no per-window Python or torch overhead.
             if self._views is None:
-                self._views = tuple(
-                    sliding_window_view(t.numpy(), (w, w), axis=(1, 2)) for t in (s.images, s.masks)
-                )
+                self._views = tuple(sliding_window_view(t.numpy(), (w, w), axis=(1, 2)) for t in (s.images, s.masks))
             return tuple(torch.from_numpy(v[slot, r, c][:, None]) for v in self._views)
         return gather_torch(s.images, s.masks, rows, w)
 
