@@ -6,6 +6,8 @@ from __future__ import annotations
 class IchbenchError(Exception):
     """Base class of every user-facing ichbench error."""
 
+    exit_code = 2
+
 
 class DataError(IchbenchError):
     """A data set, file or manifest is missing, malformed or inconsistent."""
@@ -21,3 +23,9 @@ class ModelError(IchbenchError):
 
 class RunError(IchbenchError):
     """A run directory or checkpoint is unusable, or jobs failed."""
+
+
+class Incomplete(IchbenchError):
+    """A run stopped cleanly before every job finished (--max-minutes); everything is resumable."""
+
+    exit_code = 3

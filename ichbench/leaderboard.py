@@ -67,8 +67,15 @@ def append(directory: Path, rows: list[dict]) -> Path:
         path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
         old = path.read_text() if path.exists() else ""
         buf = io.StringIO()
-        pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
-        atomic_write_text(path, old + buf.getvalue())
+        if old and old.splitlines()[0].split(",") != COLUMNS:
+            # A table from an older version: the same rows, new columns added (empty for the old rows).
+            frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+            extra = [c for c in frame.columns if c not in COLUMNS]
+            frame[COLUMNS + extra].to_csv(buf, index=False, float_format="%.6g")
+            atomic_write_text(path, buf.getvalue())
+        else:
+            pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
+            atomic_write_text(path, old + buf.getvalue())
         atomic_write_text(directory / "README.md", render(directory))
     return path
 

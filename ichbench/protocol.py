@@ -12,7 +12,14 @@ from typing import Any
 
 from ichbench.errors import ProtocolError
 
-PRESETS = ("paper", "quick")
+SELECT = ("val_soft_jaccard", "val_jaccard")
+
+
+def presets() -> list[str]:
+    """The protocols shipped with ichbench (ichbench/protocols/*.toml)."""
+    return sorted(
+        p.name[: -len(".toml")] for p in resources.files("ichbench.protocols").iterdir() if p.name.endswith(".toml")
+    )
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,13 @@ class Augmentation:
     def enabled(self) -> bool:
         """Does any range differ from zero."""
         return any((self.rotation, self.shift, self.shear, self.zoom))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What of the data set a protocol uses."""
+
+    exclude: tuple[str, ...] = ()  # subject ids removed before the folds are made (absent ones are ignored)
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,7 @@ class Training:
     optimizer: str = "adam"
     lr: float = 1e-5
     loss: str = "bce"
-    select: str = "val_jaccard"
+    select: str = "val_jaccard"  # or "val_soft_jaccard", the original code's Keras monitor (see train.py)
     seed: int = 0
 
 
@@ -95,6 +109,7 @@ class Protocol:
 
     name: str
     description: str = ""
+    data: DataSpec = field(default_factory=DataSpec)
     phantom: PhantomSpec = field(default_factory=PhantomSpec)
     cv: CV = field(default_factory=CV)
     windows: Windows = field(default_factory=Windows)
@@ -139,6 +154,7 @@ def _toml_value(value: Any) -> str:
 
 
 SECTIONS = {
+    "data": DataSpec,
     "phantom": PhantomSpec,
     "cv": CV,
     "windows": Windows,
@@ -150,13 +166,13 @@ SECTIONS = {
 
 
 def load_protocol(spec: str | Path) -> Protocol:
-    """A preset name (paper, quick) or the path of a TOML file."""
-    if str(spec) in PRESETS:
+    """A preset name (see presets()) or the path of a TOML file."""
+    if str(spec) in presets():
         text = resources.files("ichbench.protocols").joinpath(f"{spec}.toml").read_text()
         return parse_protocol(text, f"preset {spec}")
     path = Path(spec)
     if not path.is_file():
-        raise ProtocolError(f"{path}: no such protocol file (presets: {', '.join(PRESETS)})")
+        raise ProtocolError(f"{path}: no such protocol file (presets: {', '.join(presets())})")
     return parse_protocol(path.read_text(), str(path))
 
 
@@ -184,7 +200,10 @@ def _section(source: str, name: str, cls: type, values: dict) -> Any:
     if unknown:
         raise ProtocolError(f"{source}: unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
     defaults = cls()
-    converted = {key: _coerce(source, name, key, getattr(defaults, key), value) for key, value in values.items()}
+    types = {f.name: str(f.type) for f in fields(cls)}
+    converted = {
+        key: _coerce(source, name, key, getattr(defaults, key), value, types[key]) for key, value in values.items()
+    }
     return cls(**converted)
 
 
@@ -199,11 +218,13 @@ def _models(source: str, table: Any) -> dict[str, dict[str, Any]]:
     return {name: dict(opts) for name, opts in table.items()}
 
 
-def _coerce(source: str, section: str, key: str, default: Any, value: Any) -> Any:
-    """The value in the type of the default; bools are never taken for numbers."""
+def _coerce(source: str, section: str, key: str, default: Any, value: Any, kind: str) -> Any:
+    """The value in the type of the default (`kind` is the field's annotation); bools are never numbers."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "tuple[str, ...]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
     if (
-        isinstance(default, tuple)
+        kind == "tuple[float, ...]"
         and isinstance(value, list)
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
@@ -216,8 +237,10 @@ def _coerce(source: str, section: str, key: str, default: Any, value: Any) -> An
         return value
     if isinstance(default, str) and isinstance(value, str):
         return value
-    kind = "list of numbers" if isinstance(default, tuple) else type(default).__name__
-    raise ProtocolError(f"{source}: [{section}] {key} must be a {kind}, got {value!r}")
+    names = {"tuple[str, ...]": "list of strings", "tuple[float, ...]": "list of numbers"}
+    raise ProtocolError(
+        f"{source}: [{section}] {key} must be a {names.get(kind, type(default).__name__)}, got {value!r}"
+    )
 
 
 def _validate(source: str, p: Protocol) -> None:
@@ -229,7 +252,10 @@ def _validate(source: str, p: Protocol) -> None:
         (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
         (p.training.loss in ("bce", "jaccard"), f"[training] loss must be 'bce' or 'jaccard', got {p.training.loss!r}"),
         (p.training.optimizer == "adam", f"[training] optimizer must be 'adam', got {p.training.optimizer!r}"),
-        (p.training.select == "val_jaccard", f"[training] select must be 'val_jaccard', got {p.training.select!r}"),
+        (
+            p.training.select in SELECT,
+            f"[training] select must be one of {', '.join(SELECT)}, got {p.training.select!r}",
+        ),
         (0 < p.post.threshold < 1, f"[post] threshold must be in (0, 1), got {p.post.threshold}"),
         (
             p.post.weighting in ("mean", "gaussian"),

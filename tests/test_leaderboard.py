@@ -135,3 +135,16 @@ def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, ti
     assert shown.returncode == 0 and "phantom__tiny" in shown.stdout
     empty = cli("leaderboard", "--dir", "nowhere", env=env)
     assert empty.returncode == 2 and "nowhere: no leaderboard CSV files" in empty.stderr
+
+
+def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    old_columns = [c for c in leaderboard.COLUMNS if not c.endswith(("_original", "_original_std"))]
+    old_row = {c: _row("old")[c] for c in old_columns}
+    pd.DataFrame([old_row], columns=old_columns).to_csv(tmp_path / "ctich-1.0.0__paper.csv", index=False)
+    before = pd.read_csv(tmp_path / "ctich-1.0.0__paper.csv")
+    leaderboard.append(tmp_path, [_row("new")])
+    after = pd.read_csv(tmp_path / "ctich-1.0.0__paper.csv")
+    assert list(after.columns) == leaderboard.COLUMNS and list(after.model) == ["old", "new"]
+    pd.testing.assert_frame_equal(after.loc[:0, old_columns], before[old_columns], check_dtype=False)
+    assert after.loc[0, "sensitivity_original"] != after.loc[0, "sensitivity_original"]  # NaN: never measured
+    assert after.loc[1, "sensitivity_original"] == 0.5

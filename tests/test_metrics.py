@@ -100,8 +100,32 @@ def test_summary_pools_pixels_and_averages_subjects() -> None:
     )
     s = summarize(per_slice, per_subject, min_pixels=1)
     assert s["dice_global"] == pytest.approx(2 * 3 / (2 * 3 + 4 + 3))
-    assert s["dice_paper"] == pytest.approx(0.375) and s["dice_paper_std"] == pytest.approx(np.std([0.5, 0.25], ddof=1))
+    # Population standard deviations (ddof 0), as the paper reports: |0.5 - 0.375| = 0.125.
+    assert s["dice_paper"] == pytest.approx(0.375) and s["dice_paper_std"] == pytest.approx(0.125)
     assert s["hd95"] == pytest.approx(2.0)
     fold0 = pooled(per_slice[per_slice.fold == 0], 1)["dice_global"]
     fold1 = pooled(per_slice[per_slice.fold == 1], 1)["dice_global"]
-    assert s["dice_global_std"] == pytest.approx(np.std([fold0, fold1], ddof=1))
+    assert (fold0, fold1) == (pytest.approx(4 / 8), pytest.approx(2 / 5))
+    assert s["dice_global_std"] == pytest.approx(0.05)
+
+
+def test_detection_by_the_original_rule_by_hand() -> None:
+    # Truth pixels 1, 2, 500, 3 and predicted pixels 0, 401, 401, 0, with the 400-pixel rule.
+    per_slice = pd.DataFrame(
+        {
+            "fold": [0] * 4,
+            "tp": [0] * 4,
+            "fp": [0] * 4,
+            "fn": [0] * 4,
+            "truth_pixels": [1, 2, 500, 3],
+            "pred_pixels": [0, 401, 401, 0],
+        }
+    )
+    p = pooled(per_slice, 400)
+    # Symmetric rule: truth positive only at 500; predictions at both 401s -> TP 1, FP 1, FN 0, TN 2.
+    assert (p["sensitivity"], p["specificity"], p["precision"], p["accuracy"]) == pytest.approx(
+        (1, 2 / 3, 1 / 2, 3 / 4)
+    )
+    # Original rule: 0/255 truth, so 2+ pixels are positive (2, 500, 3) -> TP 2, FP 0, FN 1, TN 1.
+    original = tuple(p[f"{k}_original"] for k in ("sensitivity", "specificity", "precision", "accuracy"))
+    assert original == pytest.approx((2 / 3, 1, 1, 3 / 4))

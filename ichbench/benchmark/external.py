@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.benchmark.run import leaderboard_rows, write_outputs
+from ichbench.benchmark.outputs import leaderboard_rows, write_outputs
 from ichbench.data.load import load_dataset
 from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects

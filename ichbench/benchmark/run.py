@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ichbench.atomic import atomic_write_text
+from ichbench.benchmark.outputs import finish
+from ichbench.benchmark.plan import describe, plan
 from ichbench.data.dataset import Dataset
 from ichbench.data.load import load_dataset
 from ichbench.data.phantom_data import phantom_dataset
 from ichbench.data.splits import load_splits, make_splits, save_splits
-from ichbench.environment import describe_device, git_commit, resolve_device, versions
-from ichbench.errors import RunError
-from ichbench.evaluation.metrics import METRICS, summarize
-from ichbench.leaderboard import append as append_leaderboard
+from ichbench.environment import describe_device, resolve_device, versions
+from ichbench.errors import Incomplete, RunError
 from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_window
 from ichbench.progress import Reporter
@@ -43,17 +46,23 @@ class RunConfig:
     executor_options: dict | None = None
     splits: Path | None = None
     progress: bool = True
+    jobs: list[tuple[str, int]] | None = None  # a slice of the (model, fold) jobs; None: every one
+    max_minutes: float | None = None  # stop cleanly at the first epoch boundary past this
+    notify: Callable[[str], None] | None = None  # where the cost estimate goes before jobs start
 
 
 def load_data(config: RunConfig) -> Dataset:
-    """The given data folder, or the protocol's phantom."""
-    if config.data is None:
-        return phantom_dataset(config.protocol.phantom)
-    return load_dataset(config.data)
+    """The given data folder, or the protocol's phantom, less the subjects the protocol excludes."""
+    dataset = phantom_dataset(config.protocol.phantom) if config.data is None else load_dataset(config.data)
+    return dataset.without(config.protocol.data.exclude)
 
 
 def run(config: RunConfig) -> pd.DataFrame:
-    """Run every (model, fold) job and return the summary (one row per model)."""
+    """Run the (model, fold) jobs and return the summary (one row per model).
+
+    Raises Incomplete (after writing what finished) when --max-minutes stopped jobs.
+    """
+    deadline = time.time() + 60 * config.max_minutes if config.max_minutes is not None else None
     for name in config.models:
         check_window(name, config.protocol.windows.size, **config.protocol.models.get(name, {}))
     device = resolve_device(config.device)
@@ -62,21 +71,53 @@ def run(config: RunConfig) -> pd.DataFrame:
     handler = _log_to(config.out / "log.txt")
     try:
         folds = _splits(config, dataset)
-        ctx = JobContext(config.protocol, tuple(folds), config.out, device)
-        jobs = [Job(m, f.fold) for m in config.models for f in folds]
+        ctx = JobContext(config.protocol, tuple(folds), config.out, device, deadline)
+        jobs = select_jobs(config, len(folds))
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
+        if config.notify is not None:
+            estimate = describe(plan(config.models, config.protocol, dataset, folds, torch.device(device)))
+            log.info(estimate)
+            config.notify(estimate)
         with Reporter(enabled=config.progress) as reporter:
             results = _executor(config).execute(jobs, ctx, dataset, reporter, **(config.executor_options or {}))
-        summary = write_outputs(config.out, results, config.protocol)
-        rows = leaderboard_rows(summary, meta, config.leaderboard, config.out)
-        atomic_write_text(config.out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
-        if config.leaderboard is not None:
-            path = append_leaderboard(config.leaderboard, rows)
-            log.info("appended %d row(s) to %s", len(rows), path)
+        done = [r for r in results if r is not None]
+        summary = finish(config.out, done, config.protocol, meta, config.leaderboard, len(folds)) if done else None
+        if len(done) < len(jobs):
+            stopped = ", ".join(j.key for j, r in zip(jobs, results) if r is None)
+            raise Incomplete(
+                f"stopped at the --max-minutes limit: {len(done)} of {len(jobs)} job(s) finished "
+                f"(unfinished: {stopped}); continue with the same command plus --out "
+                f"{config.out} --resume"
+            )
         return summary
     finally:
         logging.getLogger("ichbench").removeHandler(handler)
         handler.close()
+
+
+def select_jobs(config: RunConfig, n_folds: int) -> list[Job]:
+    """Every (model, fold) job, or the --jobs slice of them (checked against the models and folds)."""
+    if config.jobs is None:
+        return [Job(m, f) for m in config.models for f in range(n_folds)]
+    bad = [f"{m}:{f}" for m, f in config.jobs if m not in config.models or not 0 <= f < n_folds]
+    if bad:
+        raise RunError(
+            f"--jobs {', '.join(bad)}: no such job (models {', '.join(config.models)}, folds 0..{n_folds - 1})"
+        )
+    return [Job(m, f) for m, f in config.jobs]
+
+
+def parse_jobs(text: str) -> list[tuple[str, int]]:
+    """'unet:0,unet:1' -> [('unet', 0), ('unet', 1)]; a clear error for anything else."""
+    jobs = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        model, _, fold = item.rpartition(":")
+        if not model or not fold.isdigit():
+            raise RunError(f"--jobs {item!r}: expected MODEL:FOLD, e.g. unet:0")
+        jobs.append((model, int(fold)))
+    if not jobs:
+        raise RunError("--jobs names no job")
+    return jobs
 
 
 def _executor(config: RunConfig):
@@ -100,6 +141,8 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         "data": str(Path(config.data).resolve()) if config.data is not None else None,
         "dataset_fingerprint": dataset.fingerprint,
         "models": config.models,
+        "jobs": [f"{m}:{f}" for m, f in config.jobs] if config.jobs is not None else None,
+        "excluded": list(dataset.excluded),
         "device": device,
         "device_name": describe_device(device),
         **versions(),
@@ -109,7 +152,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         if not config.resume:
             raise RunError(f"{out}: a run already lives here; pass --resume to continue it, or choose another --out")
         before = json.loads(existing.read_text())
-        for key in ("protocol_hash", "dataset_fingerprint", "models"):
+        for key in ("protocol_hash", "dataset_fingerprint", "models", "jobs"):
             if before.get(key) != meta[key]:
                 raise RunError(f"{existing}: cannot resume: {key} was {before.get(key)!r}, now {meta[key]!r}")
         meta["created"] = before["created"]
@@ -143,69 +186,3 @@ def _log_to(path: Path) -> logging.Handler:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     return handler
-
-
-def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.DataFrame:
-    """per_slice.csv, per_subject.csv, history.csv and summary.csv from the job results."""
-    per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
-    per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
-    history = pd.DataFrame([{"model": r["model"], "fold": r["fold"], **h} for r in results for h in r["history"]])
-    rows = []
-    for model in dict.fromkeys(r["model"] for r in results):
-        mine = [r for r in results if r["model"] == model]
-        metrics = summarize(
-            per_slice[per_slice.model == model],
-            per_subject[per_subject.model == model],
-            protocol.metrics.detection_pixels,
-        )
-        rows.append(
-            {
-                "model": model,
-                "params": mine[0]["params"],
-                "folds": len(mine),
-                "epochs": max(r["epochs"] for r in mine),
-                "wall_s": sum(r["seconds"] for r in mine),
-                "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
-                **metrics,
-            }
-        )
-    summary = pd.DataFrame(rows)
-    for name, frame in (
-        ("per_slice", per_slice),
-        ("per_subject", per_subject),
-        ("history", history),
-        ("summary", summary),
-    ):
-        atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.6g"))
-    return summary
-
-
-def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out: Path) -> list[dict]:
-    """One leaderboard row per model of a finished run (meta may set kind and trained_on)."""
-    date = datetime.now(UTC).isoformat(timespec="seconds")
-    where = board if board is not None else out
-    commit = git_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
-    rows = []
-    for _, s in summary.iterrows():
-        row = {
-            "date": date,
-            "model": s["model"],
-            "kind": meta.get("kind", "cv"),
-            "params": int(s["params"]),
-            "folds": int(s["folds"]),
-            "epochs": int(s["epochs"]),
-            "wall_s": round(float(s["wall_s"]), 1),
-            "device": meta["device_name"],
-            "torch": meta["torch"],
-            "ichbench": meta["ichbench"],
-            "commit": commit,
-            "protocol": meta["protocol"],
-            "protocol_hash": meta["protocol_hash"],
-            "dataset": meta["dataset"],
-            "dataset_fingerprint": meta["dataset_fingerprint"],
-            "trained_on": meta.get("trained_on", meta["dataset"]),
-            "run": str(out),
-        }
-        row.update({c: s[c] for m in METRICS for c in (m, f"{m}_std")})
-        rows.append(row)
-    return rows

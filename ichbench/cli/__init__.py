@@ -7,10 +7,10 @@ import sys
 import warnings
 
 from ichbench import __version__
-from ichbench.cli import bench, data, deploy, report
-from ichbench.errors import IchbenchError
+from ichbench.cli import bench, data, deploy, report, slices
+from ichbench.errors import IchbenchError, Incomplete
 
-TOPICS = [bench, data, deploy, report]
+TOPICS = [bench, slices, data, deploy, report]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, cat, *a, **k: f"ichbench: warning: {msg}\n"
     try:
         return int(args.func(args) or 0)
+    except Incomplete as exc:  # a clean stop, not a failure: its own exit code, for job scripts
+        print(f"ichbench: {exc}", file=sys.stderr)
+        return exc.exit_code
     except IchbenchError as exc:
         print(f"ichbench: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("ichbench: interrupted", file=sys.stderr)
         return 130

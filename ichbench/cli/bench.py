@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the benchmark subcommands."""
     run = sub.add_parser("run", help="train and evaluate models under a protocol, append to the leaderboard")
     run.add_argument("--models", default="all", help="'all' or comma-separated names (see `ichbench list`)")
-    run.add_argument("--protocol", default="paper", help="paper, quick, or a TOML file")
+    run.add_argument("--protocol", default=None, help="a preset (paper, quick, ...) or a TOML file (default: paper)")
     run.add_argument("--data", type=Path, default=None, help="data folder (default: the protocol's phantom)")
     run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<timestamp>)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--address", default=None, help="ray: join this Ray cluster (default: start a local one)")
     run.add_argument("--gpus-per-job", type=float, default=None, help="ray: GPUs per job (default 1 on CUDA, else 0)")
     run.add_argument("--cpus-per-job", type=float, default=None, help="ray: CPUs per job (default 1)")
+    run.add_argument("--jobs", default=None, help="run only these (model, fold) jobs, e.g. unet:0,unet:1")
+    run.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop cleanly at the first epoch boundary past N minutes (exit 3; --resume continues)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.set_defaults(func=cmd_run)
 
@@ -56,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the benchmark."""
-    from ichbench.benchmark.run import RunConfig, run
+    import torch
+
+    from ichbench.benchmark.run import RunConfig, parse_jobs, run
     from ichbench.errors import RunError
     from ichbench.models.registry import resolve
     from ichbench.protocol import load_protocol
@@ -64,9 +73,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise RunError("--resume needs --out naming the run to continue")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    jobs = parse_jobs(args.jobs) if args.jobs else None
+    models = list(dict.fromkeys(m for m, _ in jobs)) if jobs else args.models
+    err = Console(stderr=True)
+    if args.protocol is None and not torch.cuda.is_available():
+        err.print(
+            "[yellow]note: no CUDA device, and --protocol defaults to paper, the full published protocol "
+            "(days on a CPU: see the plan below). For a first look in minutes: --protocol quick[/yellow]"
+        )
     config = RunConfig(
-        models=resolve(args.models),
-        protocol=load_protocol(args.protocol),
+        models=resolve(models),
+        protocol=load_protocol(args.protocol or "paper"),
         out=out,
         data=args.data,
         device=args.device,
@@ -76,6 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor_options=_executor_options(args),
         leaderboard=board_dir(args),
         progress=not args.json,
+        jobs=jobs,
+        max_minutes=args.max_minutes,
+        notify=lambda text: err.print(text, highlight=False),
     )
     summary = run(config)
     if args.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -68,6 +68,15 @@ class Dataset:
     layout: str
     fingerprint: str
     subjects: list[Subject] = field(default_factory=list)
+    excluded: tuple[str, ...] = ()  # subject ids removed by a protocol's [data] exclude
+
+    def without(self, ids: tuple[str, ...] | list[str]) -> Dataset:
+        """The same data set less these subjects (ids it does not hold are ignored); same fingerprint."""
+        drop = set(ids) & set(self.ids)
+        if not drop:
+            return self
+        kept = [s for s in self.subjects if s.id not in drop]
+        return replace(self, subjects=kept, excluded=tuple(sorted(set(self.excluded) | drop)))
 
     def subject(self, subject_id: str) -> Subject:
         """The subject with this id."""

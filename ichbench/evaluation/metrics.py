@@ -19,7 +19,11 @@ import pandas as pd
 from scipy import ndimage
 
 SUBJECT_METRICS = ("dice_paper", "jaccard_paper", "dice_3d", "hd95")
-POOLED_METRICS = ("dice_global", "sensitivity", "specificity", "precision", "accuracy", "f1")
+ORIGINAL_DETECTION = ("sensitivity", "specificity", "precision", "accuracy")
+ORIGINAL_TRUTH_SCALE = 255  # the original code's masks were 0/255, its predictions 0/1
+POOLED_METRICS = ("dice_global", "sensitivity", "specificity", "precision", "accuracy", "f1") + tuple(
+    f"{k}_original" for k in ORIGINAL_DETECTION
+)
 METRICS = SUBJECT_METRICS + POOLED_METRICS
 
 
@@ -99,10 +103,11 @@ def subject_scores(pred: np.ndarray, truth: np.ndarray, counts: dict[str, np.nda
     }
 
 
-def detection(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:
-    """Slice-level detection with the same pixel rule for prediction and ground truth."""
+def detection(per_slice: pd.DataFrame, min_pixels: int, truth_scale: int = 1) -> dict[str, float]:
+    """Slice-level detection: a slice is positive with more than `min_pixels` pixels. `truth_scale` 255
+    reproduces the original CT-ICH code, whose 0/255 ground truth met the same count from 2 pixels."""
     p = per_slice["pred_pixels"].to_numpy() > min_pixels
-    t = per_slice["truth_pixels"].to_numpy() > min_pixels
+    t = per_slice["truth_pixels"].to_numpy() * truth_scale > min_pixels
     tp, fp, fn, tn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum()), int((~p & ~t).sum())
     ratio = lambda a, b: a / b if b else math.nan  # noqa: E731
     return {
@@ -115,25 +120,31 @@ def detection(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:
 
 
 def pooled(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:
-    """dice_global and the detection metrics over a set of slices."""
+    """dice_global, the detection metrics, and the detection metrics by the original code's rule."""
     sums = per_slice[["tp", "fp", "fn"]].sum()
-    return {"dice_global": dice(sums.tp, sums.fp, sums.fn), **detection(per_slice, min_pixels)}
+    original = detection(per_slice, min_pixels, truth_scale=ORIGINAL_TRUTH_SCALE)
+    return {
+        "dice_global": dice(sums.tp, sums.fp, sums.fn),
+        **detection(per_slice, min_pixels),
+        **{f"{k}_original": original[k] for k in ORIGINAL_DETECTION},
+    }
 
 
 def summarize(per_slice: pd.DataFrame, per_subject: pd.DataFrame, min_pixels: int) -> dict[str, float]:
     """Mean and std of every metric: subject metrics over subjects with hemorrhage, pooled ones over
-    all slices (their std is over folds)."""
+    all slices (their std is over folds). Standard deviations are population ones (ddof 0, numpy's
+    default), as the paper reports them."""
     out: dict[str, float] = {}
     sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
     for name in SUBJECT_METRICS:
         values = sick[name].dropna().to_numpy(float)
         out[name] = float(values.mean()) if len(values) else math.nan
-        out[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
     overall = pooled(per_slice, min_pixels)
     by_fold = [pooled(group, min_pixels) for _, group in per_slice.groupby("fold")]
     for name in POOLED_METRICS:
         out[name] = overall[name]
         values = np.array([f[name] for f in by_fold], float)
         values = values[~np.isnan(values)]
-        out[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
     return out

@@ -9,13 +9,15 @@ from ichbench.training.job import Job, JobContext, run_job
 
 
 def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Reporter, **options: object) -> list[dict]:
-    """Run every job in order; a finished job is read back, not rerun. Takes no options."""
+    """Run every job in order; a finished job is read back, not rerun; None for a job the deadline stopped.
+    Takes no options."""
     if options:
         raise RunError(f"the local executor takes no options, got {', '.join(options)}")
     results = []
     for job in jobs:
         reporter.job_started(job.key, ctx.protocol.training.epochs)
         result = run_job(job, ctx, dataset, on_epoch=lambda row, key=job.key: reporter.epoch_done(key, row))
-        reporter.job_done(job.key, result)
+        if result is not None:
+            reporter.job_done(job.key, result)
         results.append(result)
     return results

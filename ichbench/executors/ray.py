@@ -90,7 +90,8 @@ def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> li
             job = pending.pop(ref)
             try:
                 results[job] = ray.get(ref)
-                reporter.job_done(job.key, results[job])
+                if results[job] is not None:  # None: the run's deadline stopped it, resumable
+                    reporter.job_done(job.key, results[job])
             except Exception as exc:  # a task error or a worker that died more often than retried
                 failed.append((job, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"))
     time.sleep(0.1)

@@ -1,6 +1,7 @@
-"""The paper's non-learned baseline: keep the pixels inside an intensity band.
+"""The paper's non-learned baselines: keep the pixels inside an intensity band.
 
-The band's bounds are grid-searched on the training subjects (maximising the pooled pixel
+`threshold-fixed` is the paper's first experiment, the band 140 to 230 as published, nothing fitted.
+For `threshold` the band's bounds are grid-searched on the training subjects (maximising the pooled pixel
 Jaccard over their slices, as the paper's "grid search for optimal thresholds"). It then goes
 through the same windows, stitching, post-processing and metrics as every model: inside the band
 its output is a large positive logit, outside a large negative one.
@@ -62,3 +63,17 @@ def best_band(pos: np.ndarray, total: np.ndarray, step: int = 5) -> tuple[int, i
 def threshold(in_channels: int = 1, **kw: float) -> nn.Module:
     """The intensity-band baseline (default band 140 to 230, the paper's values, until fitted)."""
     return IntensityBand(in_channels=in_channels, **kw)
+
+
+class FixedBand(IntensityBand):
+    """The band as given (the paper's 140 to 230): fitting changes nothing."""
+
+    def fit_subjects(self, subjects: list[Subject], step: int = 5) -> dict[str, float]:
+        """Nothing to fit; returns the band."""
+        low, high = (float(v) for v in self.band)
+        return {"low": low, "high": high}
+
+
+def threshold_fixed(in_channels: int = 1, **kw: float) -> nn.Module:
+    """The paper's fixed intensity band 140 to 230 (the uint8 brain-window scale), without fitting."""
+    return FixedBand(in_channels=in_channels, **kw)

@@ -16,7 +16,7 @@ from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.protocol import Protocol
-from ichbench.training.train import train
+from ichbench.training.train import TimeLimit, train
 
 RESULT = "result.json"
 
@@ -42,6 +42,7 @@ class JobContext:
     folds: tuple[Fold, ...]
     run_dir: Path
     device: str
+    deadline: float | None = None  # time.time() after which jobs stop at their next epoch boundary
 
     def job_dir(self, job: Job) -> Path:
         """Where a job keeps its checkpoints and result."""
@@ -54,26 +55,33 @@ def finished(ctx: JobContext, job: Job) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dict], None] | None = None) -> dict:
-    """Run (or resume) a job and return its result; a finished job is not run again."""
+def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dict], None] | None = None) -> dict | None:
+    """Run (or resume) a job and return its result; a finished job is not run again. None: the run's
+    deadline stopped it (or it passed before the job began), with everything checkpointed."""
     done = finished(ctx, job)
     if done is not None:
         return done
+    if ctx.deadline is not None and time.time() >= ctx.deadline:
+        return None
     start = time.perf_counter()
     job_dir = ctx.job_dir(job)
     job_dir.mkdir(parents=True, exist_ok=True)
     fold = ctx.folds[job.fold]
     device = torch.device(ctx.device)
-    trained = train(
-        job.model,
-        ctx.protocol,
-        job.fold,
-        dataset.subset(fold.train),
-        dataset.subset(fold.val),
-        device,
-        job_dir,
-        on_epoch,
-    )
+    try:
+        trained = train(
+            job.model,
+            ctx.protocol,
+            job.fold,
+            dataset.subset(fold.train),
+            dataset.subset(fold.val),
+            device,
+            job_dir,
+            on_epoch,
+            ctx.deadline,
+        )
+    except TimeLimit:
+        return None
     trained_at = time.perf_counter()
     tags = {"model": job.model, "fold": job.fold}
     scores = score_subjects(trained.model, dataset.subset(fold.test), ctx.protocol, device, trained.threshold, tags)

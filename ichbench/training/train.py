@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ichbench.atomic import atomic_save
 from ichbench.data.dataset import Subject
-from ichbench.evaluation.metrics import paper_scores, slice_counts
-from ichbench.inference.infer import autocast, binarize, prepare_model, stitch_probs, to_input, window_probs
+from ichbench.inference.infer import autocast, prepare_model, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.registry import create_model
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
+from ichbench.training.validation import best_point, improves, validate_epoch, validate_slices
 from ichbench.training.windows import WindowSampler, training_windows
 
 EpochCallback = Callable[[dict], None]
@@ -67,6 +66,10 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return soft_jaccard
 
 
+class TimeLimit(Exception):
+    """Raised at an epoch boundary when the run's deadline has passed; everything is checkpointed."""
+
+
 def train(
     name: str,
     protocol: Protocol,
@@ -76,13 +79,17 @@ def train(
     device: torch.device,
     job_dir: Path,
     on_epoch: EpochCallback | None = None,
+    deadline: float | None = None,
 ) -> Trained:
-    """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present."""
+    """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present.
+
+    With a deadline (time.time() seconds), stops with TimeLimit after the first epoch that ends past it.
+    """
     model = build_model(name, protocol, fold, device)
     if not trainable(model):
         fitted = model.fit_subjects(train + val)
         atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
-        return Trained(model, 0, protocol.post.threshold, [], fitted, validate(model, val, protocol, device)[2])
+        return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
     seed = job_seed(protocol, fold)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
     state = _load(job_dir / "checkpoint.pt", device)
@@ -92,32 +99,29 @@ def train(
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-    sampler = WindowSampler(
-        training_windows(train, protocol.windows.size, protocol.windows.stride, seed, device),
-        protocol.training.batch_size,
-        seed,
-    )
+    size, stride = protocol.windows.size, protocol.windows.stride
+    sampler = WindowSampler(training_windows(train, size, stride, seed, device), protocol.training.batch_size, seed)
+    val_windows = None
+    if protocol.training.select == "val_soft_jaccard":
+        val_windows = training_windows(val, size, stride, seed, device, negatives=False)
     criterion = loss_fn(protocol.training.loss)
     for epoch in range(len(history), protocol.training.epochs):
         start = time.perf_counter()
         train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
-        val_loss, val_jaccard, curve = validate(model, val, protocol, device)
-        tuned = _best_point(curve)
+        trained_at = time.perf_counter()
+        scored = validate_epoch(model, val, val_windows, protocol, device)
+        end = time.perf_counter()
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
-            "val_loss": val_loss,
-            "val_jaccard": val_jaccard,
-            "val_best_threshold": tuned["threshold"],
-            "val_best_jaccard": tuned["jaccard"],
-            "seconds": time.perf_counter() - start,
+            **scored.fields,
+            "train_seconds": trained_at - start,
+            "val_seconds": end - trained_at,
+            "seconds": end - start,
         }
         history.append(row)
-        # With threshold_search, an epoch is judged at its own best threshold on the validation subjects.
-        score = tuned["jaccard"] if protocol.post.threshold_search else val_jaccard
-        score = -math.inf if math.isnan(score) else score
-        if score >= best[1]:  # ties go to the later epoch: it has trained longer
-            best, best_curve = (epoch, score), curve
+        if improves(scored.score, best[1], protocol.training.select):
+            best, best_curve = (epoch, scored.score), scored.curve
             atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
         checkpoint = {
             "model": model.state_dict(),
@@ -130,18 +134,16 @@ def train(
         atomic_save(job_dir / "checkpoint.pt", partial(torch.save, checkpoint))
         if on_epoch:
             on_epoch(row)
+        if deadline is not None and time.time() >= deadline and epoch + 1 < protocol.training.epochs:
+            raise TimeLimit(f"{job_dir}: stopped after epoch {epoch} at the time limit")
     model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
+    if protocol.training.select == "val_soft_jaccard":
+        # The curve (for threshold_search and the report) is computed once, for the kept epoch.
+        best_curve = validate_slices(model, val, protocol, device)[2]
     threshold = protocol.post.threshold
     if protocol.post.threshold_search and best_curve:
-        threshold = _best_point(best_curve)["threshold"]
+        threshold = best_point(best_curve)["threshold"]
     return Trained(model, best[0], threshold, history, curve=best_curve)
-
-
-def _best_point(curve: list[dict]) -> dict:
-    """The grid point with the highest validation Jaccard (the lower threshold on ties)."""
-    if not curve:
-        return {"threshold": math.nan, "jaccard": math.nan}
-    return max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))
 
 
 def _load(path: Path, device: torch.device) -> dict | None:
@@ -166,33 +168,3 @@ def _train_epoch(
         total += float(loss.detach()) * len(x)
         count += len(x)
     return total / max(count, 1)
-
-
-def validate(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple[float, float, list]:
-    """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
-    curve against the grid thresholds, over the validation subjects."""
-    losses, sick = [], []
-    for s in subjects:
-        probs, corners = window_probs(model, s.image, protocol, device)
-        losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
-        if s.has_hemorrhage:
-            sick.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
-    loss = float(np.mean(losses)) if losses else math.nan
-    if not sick:
-        return loss, math.nan, []
-
-    def scores(t: float) -> np.ndarray:
-        return np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in sick]).mean(0)
-
-    curve = [
-        {"threshold": float(t), "dice": float(d), "jaccard": float(j)}
-        for t in protocol.post.threshold_grid
-        for d, j in [scores(t)]
-    ]
-    return loss, float(scores(protocol.post.threshold)[1]), curve
-
-
-def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int) -> float:
-    truth = np.stack([np.asarray(mask)[:, r : r + size, c : c + size] for r, c in corners], axis=1)
-    p = np.clip(probs, 1e-7, 1 - 1e-7)
-    return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean())

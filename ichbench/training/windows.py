@@ -30,10 +30,26 @@ class WindowSet:
 
 
 def training_windows(
-    subjects: list[Subject], size: int, stride: int, seed: int, device: str | torch.device = "cpu"
+    subjects: list[Subject],
+    size: int,
+    stride: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+    negatives: bool = True,
 ) -> WindowSet:
     """Every window with hemorrhage from hemorrhage slices, plus all windows of one random negative slice
-    per subject (seeded)."""
+    per subject (seeded); without `negatives`, the windows with hemorrhage only (the original code's
+    validation set)."""
+    picked, rows = select_windows(subjects, size, stride, seed, negatives)
+    images, masks = _stack([(s.image[z], s.mask[z]) for s, z in picked])
+    index = np.array(rows, np.int64).reshape(-1, 3)
+    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
+
+
+def select_windows(
+    subjects: list[Subject], size: int, stride: int, seed: int, negatives: bool = True
+) -> tuple[list[tuple[Subject, int]], list[tuple[int, int, int]]]:
+    """The paper's undersampling: (subject, slice) pairs picked, and (slot, row, col) rows of their windows."""
     rng = np.random.default_rng(seed)
     picked: list[tuple[Subject, int]] = []
     rows = []
@@ -42,7 +58,7 @@ def training_windows(
         positive = np.flatnonzero(subject.positive)
         negative = np.flatnonzero(~subject.positive)
         chosen = [(int(z), True) for z in positive]
-        if len(negative):
+        if len(negative) and negatives:
             chosen.append((int(rng.choice(negative)), False))
         for z, is_positive in chosen:
             keep = corners
@@ -50,9 +66,7 @@ def training_windows(
                 keep = corners[[bool(subject.mask[z, r : r + size, c : c + size].any()) for r, c in corners]]
             rows.extend((len(picked), int(r), int(c)) for r, c in keep)
             picked.append((subject, z))
-    images, masks = _stack([(s.image[z], s.mask[z]) for s, z in picked])
-    index = np.array(rows, np.int64).reshape(-1, 3)
-    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
+    return picked, rows
 
 
 def _stack(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,147 @@
+"""`ichbench plan`: what a benchmark costs before anything trains.
+
+Per (model, fold) job: training and validation windows per epoch (the protocol's undersampling and
+select rule), test windows, forward GFLOP per window (counted with torch's FlopCounterMode on the
+meta device, not tabled), and the job's total PFLOP (a training window costs three forwards: forward
+and backward). A short calibration (a few optimiser steps per model on the current device) gives an
+estimated wall time here; the lower bound on named GPUs is total FLOP / their peak dense bf16 rate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ichbench.data.dataset import Dataset, Subject
+from ichbench.data.splits import Fold
+from ichbench.models.contract import trainable
+from ichbench.models.registry import create_model
+from ichbench.post import grid
+from ichbench.protocol import Protocol
+from ichbench.training.windows import select_windows
+
+# Published peak dense bf16 tensor throughput (TFLOP/s, without sparsity), SXM parts where there are two.
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
+BACKWARD = 3.0  # forward + backward of a training window, in forwards
+
+
+@dataclass
+class JobPlan:
+    """The cost of one (model, fold) job."""
+
+    model: str
+    fold: int
+    train_windows: int  # per epoch
+    val_windows: int  # per epoch
+    once_windows: int  # predicted once: the test slices (and, under val_soft_jaccard, the final validation)
+    gflop_per_window: float
+    pflop: float
+    seconds_here: float | None = None
+
+
+def forward_gflop(name: str, protocol: Protocol) -> float:
+    """Forward GFLOP of one window of the protocol's size (counted on the meta device: nothing runs)."""
+    size = protocol.windows.size
+    with torch.device("meta"):
+        model = create_model(name, **protocol.models.get(name, {}))
+        x = torch.zeros(1, 1, size, size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.eval()(x)
+    return counter.get_total_flops() / 1e9
+
+
+def grid_windows(subjects: list[Subject], protocol: Protocol) -> int:
+    """Every window of every slice: what prediction on these subjects costs."""
+    size, stride = protocol.windows.size, protocol.windows.stride
+    return sum(len(s.image) * len(grid(s.image.shape[1:], size, stride)) for s in subjects)
+
+
+def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int, int, int]:
+    """(training windows per epoch, validation windows per epoch, windows predicted once) of a fold."""
+    size, stride, seed = protocol.windows.size, protocol.windows.stride, protocol.training.seed * 1000 + fold.fold
+    train, val, test = dataset.subset(fold.train), dataset.subset(fold.val), dataset.subset(fold.test)
+    n_train = len(select_windows(train, size, stride, seed)[1])
+    once = grid_windows(test, protocol)
+    if protocol.training.select == "val_soft_jaccard":
+        return (
+            n_train,
+            len(select_windows(val, size, stride, seed, negatives=False)[1]),
+            once + grid_windows(val, protocol),
+        )
+    return n_train, grid_windows(val, protocol), once
+
+
+def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batch: int = 4) -> float:
+    """Measured seconds of one training window (forward, backward, Adam step) on this device."""
+    from ichbench.inference.infer import prepare_model
+
+    model = prepare_model(create_model(name, **protocol.models.get(name, {})), device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+    size = protocol.windows.size
+    x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
+    model.train()
+    timings = []
+    for _ in range(2):  # the first step warms up allocators and kernels
+        start = time.perf_counter()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - start)
+    return timings[-1] / batch
+
+
+def plan(
+    models: list[str],
+    protocol: Protocol,
+    dataset: Dataset,
+    folds: list[Fold],
+    device: torch.device,
+    calibrate: bool = True,
+) -> dict:
+    """The plan of every (model, fold) job, with totals (see the module docstring)."""
+    counts = {f.fold: window_counts(protocol, dataset, f) for f in folds}
+    epochs = protocol.training.epochs
+    jobs = []
+    for name in models:
+        learned = trainable(create_model(name, **protocol.models.get(name, {})))
+        gflop = forward_gflop(name, protocol)
+        per_window = seconds_per_window(name, protocol, device) if calibrate and learned else None
+        for f in folds:
+            n_train, n_val, once = counts[f.fold]
+            forwards = (epochs * (BACKWARD * n_train + n_val) if learned else n_val) + once
+            seconds = None
+            if per_window is not None:
+                seconds = per_window * (epochs * (n_train + n_val / BACKWARD) + once / BACKWARD)
+            jobs.append(
+                JobPlan(name, f.fold, n_train if learned else 0, n_val, once, gflop, forwards * gflop / 1e6, seconds)
+            )
+    total = sum(j.pflop for j in jobs)
+    return {
+        "protocol": protocol.name,
+        "protocol_hash": protocol.hash,
+        "dataset": dataset.name,
+        "device": str(device),
+        "epochs": epochs,
+        "jobs": [asdict(j) for j in jobs],
+        "total_pflop": total,
+        "hours_here": sum(j.seconds_here or 0.0 for j in jobs) / 3600 if calibrate else None,
+        "gpu_lower_bound_hours": {gpu: total * 1e15 / (peak * 1e12) / 3600 for gpu, peak in PEAK_BF16_TFLOPS.items()},
+    }
+
+
+def describe(doc: dict) -> str:
+    """One paragraph a person reads before a run starts."""
+    here = f"about {doc['hours_here']:.2f} h on this {doc['device']}" if doc["hours_here"] is not None else ""
+    gpus = ", ".join(f"{g} {h * 60:.1f} min" for g, h in doc["gpu_lower_bound_hours"].items())
+    return (
+        f"plan: {len(doc['jobs'])} job(s), {doc['epochs']} epochs, {doc['total_pflop']:.3g} PFLOP; {here}"
+        f"{'; ' if here else ''}lower bound at peak bf16: {gpus}"
+    )

@@ -1,0 +1,116 @@
+"""Validation after each epoch, and which epoch is kept (the protocol's [training] select).
+
+- `val_soft_jaccard` (the original CT-ICH code's rule): Keras' ModelCheckpoint on `val_jaccard_loss`,
+  the soft Jaccard loss 1 - sum(y p) / sum(1 - (1 - y)(1 - p)) of each batch of the validation
+  subjects' windows that contain hemorrhage (the undersampling rule, positive windows only), batches
+  of the training batch size in a fixed order, averaged weighted by batch size as Keras does; the
+  lowest loss wins, ties keep the earlier epoch (save_best_only compares with a strict <).
+- `val_jaccard`: every window of every slice of the validation subjects, stitched and post-processed,
+  scored with the paper's per-subject Jaccard at the protocol threshold (or, with threshold_search,
+  at the epoch's best grid threshold); the highest wins, ties keep the later epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ichbench.data.dataset import Subject
+from ichbench.evaluation.metrics import paper_scores, slice_counts
+from ichbench.inference.infer import autocast, binarize, stitch_probs, to_input, window_probs
+from ichbench.protocol import Protocol
+from ichbench.training.windows import WindowSampler, WindowSet
+
+
+@dataclass
+class EpochScore:
+    """One epoch's validation: history fields, the selection score (higher is better), the threshold curve."""
+
+    fields: dict
+    score: float
+    curve: list[dict] = field(default_factory=list)
+
+
+def improves(score: float, best: float, select: str) -> bool:
+    """Does this epoch replace the best one (see the module docstring for ties)."""
+    if math.isnan(score):
+        return False
+    return score > best if select == "val_soft_jaccard" else score >= best
+
+
+def validate_epoch(
+    model, val: list[Subject], windows: WindowSet | None, protocol: Protocol, device: torch.device
+) -> EpochScore:
+    """The validation of one epoch under the protocol's select rule."""
+    if protocol.training.select == "val_soft_jaccard":
+        bce, soft = validate_windows(model, windows, protocol.training.batch_size, device)
+        return EpochScore({"val_loss": bce, "val_jaccard_loss": soft}, -soft)
+    loss, jaccard, curve = validate_slices(model, val, protocol, device)
+    tuned = best_point(curve)
+    fields = {
+        "val_loss": loss,
+        "val_jaccard": jaccard,
+        "val_best_threshold": tuned["threshold"],
+        "val_best_jaccard": tuned["jaccard"],
+    }
+    return EpochScore(fields, tuned["jaccard"] if protocol.post.threshold_search else jaccard, curve)
+
+
+def validate_windows(model, windows: WindowSet, batch_size: int, device: torch.device) -> tuple[float, float]:
+    """Mean BCE and the Keras-averaged soft Jaccard loss over a window set, in its own order."""
+    if not len(windows):
+        return math.nan, math.nan
+    sampler = WindowSampler(windows, batch_size, seed=0)
+    model.eval()
+    bce = soft = 0.0
+    with torch.inference_mode(), autocast(device):
+        for start in range(0, len(windows), batch_size):
+            images, masks = sampler.cut(windows.index[start : start + batch_size])
+            y = masks.to(device).float()
+            logits = model(to_input(images, device)).float()
+            p = torch.sigmoid(logits)
+            bce += float(F.binary_cross_entropy_with_logits(logits, y, reduction="sum")) / y[0].numel()
+            union = (1 - (1 - y) * (1 - p)).sum()
+            soft += float(1 - (y * p).sum() / union) * len(y)
+    return bce / len(windows), soft / len(windows)
+
+
+def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple:
+    """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
+    curve against the grid thresholds, over every slice of the validation subjects."""
+    losses, sick = [], []
+    for s in subjects:
+        probs, corners = window_probs(model, s.image, protocol, device)
+        losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
+        if s.has_hemorrhage:
+            sick.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
+    loss = float(np.mean(losses)) if losses else math.nan
+    if not sick:
+        return loss, math.nan, []
+
+    def scores(t: float) -> np.ndarray:
+        return np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in sick]).mean(0)
+
+    curve = [
+        {"threshold": float(t), "dice": float(d), "jaccard": float(j)}
+        for t in protocol.post.threshold_grid
+        for d, j in [scores(t)]
+    ]
+    return loss, float(scores(protocol.post.threshold)[1]), curve
+
+
+def best_point(curve: list[dict]) -> dict:
+    """The grid point with the highest validation Jaccard (the lower threshold on ties)."""
+    if not curve:
+        return {"threshold": math.nan, "jaccard": math.nan}
+    return max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))
+
+
+def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int) -> float:
+    truth = np.stack([np.asarray(mask)[:, r : r + size, c : c + size] for r, c in corners], axis=1)
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    return float(-(truth * np.log(p) + (1 - truth) * np.log1p(-p)).mean())

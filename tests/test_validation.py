@@ -1,0 +1,92 @@
+"""Validation and best-epoch selection against hand-computed cases; exclusion; the original detection rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ichbench.data.dataset import LABELS, Dataset, Subject
+from ichbench.training.validation import improves, validate_windows
+from ichbench.training.windows import WindowSet, select_windows
+
+
+class Half(torch.nn.Module):
+    """Probability 0.5 everywhere (logit 0)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[:, :1])
+
+
+def _windows() -> WindowSet:
+    masks = torch.zeros(2, 4, 4, dtype=torch.uint8)
+    masks[0, :2, :2] = 1  # 4 of 16 pixels
+    masks[1] = 1  # 16 of 16
+    return WindowSet(torch.zeros(2, 4, 4, dtype=torch.uint8), masks, np.array([[0, 0, 0], [1, 0, 0]]), 4)
+
+
+def test_soft_jaccard_loss_as_keras_computes_it_by_hand() -> None:
+    cpu = torch.device("cpu")
+    # One window a batch. Window 0: sum(y p) = 4 x 0.5 = 2; union = 4 x 1 + 12 x 0.5 = 10 -> 1 - 2/10 = 0.8.
+    # Window 1: 16 x 0.5 = 8 over 16 -> 0.5. Keras averages the batches weighted by size: 0.65.
+    bce, soft = validate_windows(Half(), _windows(), batch_size=1, device=cpu)
+    assert soft == pytest.approx(0.65) and bce == pytest.approx(np.log(2))
+    # Both in one batch: 1 - (2 + 8) / (10 + 16).
+    assert validate_windows(Half(), _windows(), batch_size=2, device=cpu)[1] == pytest.approx(1 - 10 / 26)
+
+
+def test_best_epoch_ties_keep_the_earlier_epoch_for_the_keras_monitor_and_the_later_otherwise() -> None:
+    def best(scores: list[float], select: str) -> int:
+        kept, top = -1, -np.inf
+        for epoch, score in enumerate(scores):
+            if improves(score, top, select):
+                kept, top = epoch, score
+        return kept
+
+    losses = [0.5, 0.4, 0.4, 0.45]  # val_jaccard_loss: lower is better, scored as -loss
+    assert best([-x for x in losses], "val_soft_jaccard") == 1
+    assert best([0.2, 0.3, 0.3, float("nan")], "val_jaccard") == 2
+
+
+def _subject(sid: str, lesion: bool) -> Subject:
+    mask = np.zeros((3, 8, 8), np.uint8)
+    if lesion:
+        mask[1, 0:2, 0:2] = 1  # only the top-left 4 x 4 window (stride 4) holds blood
+    labels = np.zeros((3, len(LABELS)), np.uint8)
+    labels[:, LABELS.index("No_Hemorrhage")] = ~mask.reshape(3, -1).any(1)
+    return Subject(sid, np.zeros((3, 8, 8), np.uint8), mask, labels, np.arange(1, 4))
+
+
+def test_validation_windows_are_the_positive_windows_only() -> None:
+    subjects = [_subject("001", True), _subject("002", False)]
+    picked, rows = select_windows(subjects, 4, 4, seed=0, negatives=False)
+    assert [(s.id, z) for s, z in picked] == [("001", 1)] and rows == [(0, 0, 0)]
+    picked, rows = select_windows(subjects, 4, 4, seed=0)  # training: plus one negative slice each, all 4 windows
+    assert len(picked) == 3 and len(rows) == 1 + 4 + 4
+
+
+def test_exclusion_removes_subjects_and_keeps_the_fingerprint() -> None:
+    ds = Dataset("d", "folder", "f" * 64, [_subject("001", True), _subject("070", True)])
+    kept = ds.without(("070", "999"))
+    assert kept.ids == ["001"] and kept.excluded == ("070",) and kept.fingerprint == ds.fingerprint
+    assert ds.without(("999",)) is ds
+
+
+@pytest.mark.slow
+def test_a_run_excludes_the_protocol_subjects_before_the_folds(tmp_path: Path, cli, tiny_protocol) -> None:
+    tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
+    tiny.write_text(tiny.read_text().replace("[phantom]", '[data]\nexclude = ["002", "999"]\n[phantom]'))
+    run = cli("run", "--models", "threshold-fixed", "--protocol", tiny, "--out", "r", "--no-leaderboard")
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert meta["excluded"] == ["002"]
+    splits = json.loads((tmp_path / "r" / "splits.json").read_text())
+    assert "002" not in {s for f in splits["folds"] for part in ("train", "val", "test") for s in f[part]}
+    subjects = set(pd.read_csv(tmp_path / "r" / "per_subject.csv", dtype={"subject": str}).subject)
+    assert "002" not in subjects and len(subjects) == 5
+    fitted = json.loads((tmp_path / "r" / "jobs" / "threshold-fixed" / "fold0" / "result.json").read_text())["fitted"]
+    assert fitted == {"low": 140.0, "high": 230.0}  # the paper's band, never fitted
