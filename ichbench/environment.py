@@ -42,7 +42,7 @@ def _cpu_model() -> str:
 
 
 def git_commit(where: Path) -> str:
-    """Short commit of the git checkout holding `where`, or 'unknown'."""
+    """Short commit of the git checkout holding `where` (+dirty when tracked files differ), or 'unknown'."""
     try:
         out = subprocess.run(
             ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
@@ -53,7 +53,16 @@ def git_commit(where: Path) -> str:
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
+    if out.returncode != 0:
+        return "unknown"
+    status = subprocess.run(
+        ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return out.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def versions() -> dict[str, str]:

@@ -92,7 +92,7 @@ def test_rows_are_appended_never_rewritten_and_hashes_never_share_a_table(tmp_pa
 
 
 def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Path) -> None:
-    leaderboard.append(tmp_path, [_row("threshold", dice=0.2)])
+    leaderboard.append(tmp_path, [_row("threshold-fixed", dice=0.2)])
     leaderboard.append(tmp_path, [_row("unet", dataset="phantom", protocol="quick", protocol_hash="q" * 12)])
     text = (tmp_path / "README.md").read_text()
     for published in (
@@ -103,10 +103,21 @@ def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Pa
         "| threshold (140-230) | 0.135 | 0.08 | - | - |",
     ):
         assert published in text
-    assert "Threshold baseline here: Dice 0.200, Jaccard 0.100 against the published 0.135 / 0.08" in text
+    assert "fixed band 140-230 (`threshold-fixed`): Dice 0.200, Jaccard 0.100 here against the published 0.135" in text
+    assert "| threshold-fixed | 0.500 | 0.500 | 0.500 | 0.500 |" in text  # both detection rules, side by side
     assert "## phantom / protocol `quick`" in text
     assert text.count("Published in the seed paper") == 1  # only beside the paper protocol
     assert all(m in leaderboard.COLUMNS for m in METRICS)
+
+
+def test_readme_shows_the_latest_row_per_model_first_and_the_history_below(tmp_path: Path) -> None:
+    for model, dice in (("unet", 0.1), ("resunet", 0.3), ("unet", 0.2)):
+        leaderboard.append(tmp_path, [_row(model, dice=dice)])
+    text = (tmp_path / "README.md").read_text()
+    current, history = text.split("Latest row per model")[1].split("<details>")
+    rows = [line for line in current.splitlines() if line.startswith("| 2026")]
+    assert [r.split(" | ")[1] for r in rows] == ["resunet", "unet"] and "0.200" in rows[1]  # unet's newest
+    assert "History: all 3 rows" in history and history.count("| 2026") == 3
 
 
 def test_readme_links_a_committed_report(tmp_path: Path) -> None:

@@ -53,10 +53,13 @@ def stitch_probs(probs: np.ndarray, corners: np.ndarray, shape: tuple[int, int],
     return post.stitch_batch(probs, corners, shape, protocol.post.weighting, threads=_threads())
 
 
-def binarize(prob: np.ndarray, protocol: Protocol, threshold: float | None = None) -> np.ndarray:
-    """The protocol's threshold (or the given one), closing and opening."""
+def binarize(
+    prob: np.ndarray, protocol: Protocol, threshold: float | None = None, morphology: bool = True
+) -> np.ndarray:
+    """The protocol's threshold (or the given one), then its closing and opening unless `morphology` is off."""
     t = protocol.post.threshold if threshold is None else threshold
-    return post.binarize(prob, t, protocol.post.close, protocol.post.open, threads=_threads())
+    close, open_ = (protocol.post.close, protocol.post.open) if morphology else (0, 0)
+    return post.binarize(prob, t, close, open_, threads=_threads())
 
 
 def predict_prob(model: torch.nn.Module, image: np.ndarray, protocol: Protocol, device: torch.device) -> np.ndarray:

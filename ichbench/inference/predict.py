@@ -16,6 +16,7 @@ from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.inference.bundle import Bundle, bundle_model
 from ichbench.inference.infer import binarize, predict_prob
 from ichbench.inference.scan import Scan
+from ichbench.models.contract import uses_morphology
 
 FULL_3D = np.ones((3, 3, 3), bool)  # lesions touching by a corner are one lesion
 
@@ -24,7 +25,7 @@ def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: boo
     """(S, H, W) uint8 0/1 mask of a scan, post-processed as the bundle's protocol says."""
     model, threshold = bundle_model(bundle, ensemble)
     prob = predict_prob(model.to(device), scan.image, bundle.protocol, device)
-    return binarize(prob, bundle.protocol, threshold)
+    return binarize(prob, bundle.protocol, threshold, uses_morphology(model))
 
 
 def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None) -> tuple[dict, pd.DataFrame]:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ichbench.data.dataset import Subject
 from ichbench.evaluation.metrics import paper_scores, slice_counts
 from ichbench.inference.infer import autocast, binarize, stitch_probs, to_input, window_probs
+from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 from ichbench.training.windows import WindowSampler, WindowSet
 
@@ -92,8 +93,11 @@ def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: 
     if not sick:
         return loss, math.nan, []
 
+    morphology = uses_morphology(model)
+
     def scores(t: float) -> np.ndarray:
-        return np.array([paper_scores(slice_counts(binarize(p, protocol, t), s.mask)) for s, p in sick]).mean(0)
+        masks = [(s, binarize(p, protocol, t, morphology)) for s, p in sick]
+        return np.array([paper_scores(slice_counts(m, s.mask)) for s, m in masks]).mean(0)
 
     curve = [
         {"threshold": float(t), "dice": float(d), "jaccard": float(j)}
