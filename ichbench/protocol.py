@@ -42,6 +42,7 @@ class DataSpec:
     """What of the data set a protocol uses."""
 
     exclude: tuple[str, ...] = ()  # subject ids removed before the folds are made (absent ones are ignored)
+    scale: float = 1.0  # in-plane downsampling on load, 1 / n (see ichbench.data.scale)
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,14 @@ def _validate(source: str, p: Protocol) -> None:
             f"[post] weighting must be mean or gaussian, got {p.post.weighting!r}",
         ),
         (p.post.close >= 0 and p.post.open >= 0, "[post] close and open must be >= 0"),
-        (p.phantom.size >= p.windows.size, f"[phantom] size {p.phantom.size} is smaller than the window"),
+        (
+            p.phantom.size * p.data.scale >= p.windows.size,
+            f"[phantom] size {p.phantom.size} at [data] scale {p.data.scale} is smaller than the window",
+        ),
+        (
+            p.data.scale > 0 and abs(round(1 / p.data.scale) * p.data.scale - 1) < 1e-9,
+            f"[data] scale must be 1 / n for a whole number n (1, 0.5, 0.25, ...), got {p.data.scale}",
+        ),
     ]
     for ok, message in checks:
         if not ok:

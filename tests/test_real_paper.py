@@ -69,3 +69,23 @@ def test_paper_fixed_band_reproduces_the_published_threshold_row(
     subjects = pd.read_csv(tmp_path / "r" / "per_subject.csv", dtype={"subject": str})
     assert "070" not in set(subjects.subject) and subjects.subject.nunique() == 81
     assert json.loads((tmp_path / "r" / "run.json").read_text())["excluded"] == ["070"]
+
+
+@pytest.mark.slow
+def test_every_hemorrhage_slice_survives_the_cpu_protocol_downsampling(
+    real_data: Path, cli, real_cache, tmp_path: Path
+) -> None:
+    checked = cli("data", "check", real_data, "--protocol", "cpu", "--json", env=real_cache)
+    assert checked.returncode == 0, checked.stderr
+    doc = json.loads(checked.stdout)
+    # 318 hemorrhage slices, less patient 070's 14, all kept at 160 x 160.
+    assert (doc["patients"], doc["positive_slices"], doc["slice_sizes"], doc["excluded"]) == (
+        81,
+        304,
+        ["160x160"],
+        ["070"],
+    )
+    unexcluded = tmp_path / "scaled.toml"
+    unexcluded.write_text('name = "scaled"\n[data]\nscale = 0.25\n[windows]\nsize = 64\nstride = 32\n')
+    every = json.loads(cli("data", "check", real_data, "--protocol", unexcluded, "--json", env=real_cache).stdout)
+    assert (every["patients"], every["positive_slices"]) == (82, 318)

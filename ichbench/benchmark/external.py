@@ -12,7 +12,7 @@ import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.benchmark.outputs import leaderboard_rows, write_outputs
-from ichbench.data.load import load_dataset
+from ichbench.data.protocol_data import protocol_dataset
 from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.bundle import bundle_model, load_bundle
@@ -25,7 +25,7 @@ def evaluate_bundle(
     """Score a bundle on a data set: the same CSVs and summary as a run, and an 'external' leaderboard row."""
     start = time.perf_counter()
     bundle = load_bundle(bundle_dir, device)
-    dataset = load_dataset(data)
+    dataset = protocol_dataset(bundle.protocol, data)
     model, threshold = bundle_model(bundle, ensemble)
     tags = {"model": bundle.name, "fold": 0}
     scores = score_subjects(model, dataset.subjects, bundle.protocol, torch.device(device), threshold, tags)

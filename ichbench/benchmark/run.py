@@ -17,8 +17,7 @@ from ichbench.atomic import atomic_write_text
 from ichbench.benchmark.outputs import finish
 from ichbench.benchmark.plan import describe, plan
 from ichbench.data.dataset import Dataset
-from ichbench.data.load import load_dataset
-from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.protocol_data import protocol_dataset
 from ichbench.data.splits import load_splits, make_splits, save_splits
 from ichbench.environment import describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
@@ -53,8 +52,7 @@ class RunConfig:
 
 def load_data(config: RunConfig) -> Dataset:
     """The given data folder, or the protocol's phantom, less the subjects the protocol excludes."""
-    dataset = phantom_dataset(config.protocol.phantom) if config.data is None else load_dataset(config.data)
-    return dataset.without(config.protocol.data.exclude)
+    return protocol_dataset(config.protocol, config.data)
 
 
 def run(config: RunConfig) -> pd.DataFrame:

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("path", type=Path)
     check.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     check.add_argument("--no-cache", action="store_true", help="read the files even if a cached copy exists")
+    check.add_argument("--protocol", default=None, help="show the data as this protocol sees it ([data] table)")
     check.set_defaults(func=cmd_check)
 
     phantom = data.add_parser("phantom", help="write the built-in synthetic head-CT data set")
@@ -41,8 +42,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate a data folder and print its summary."""
     from ichbench.data.check import summarize
     from ichbench.data.load import load_dataset
+    from ichbench.data.protocol_data import protocol_dataset
+    from ichbench.protocol import load_protocol
 
-    summary = summarize(load_dataset(args.path, use_cache=not args.no_cache))
+    if args.protocol is None:
+        dataset = load_dataset(args.path, use_cache=not args.no_cache)
+    else:  # as a run under that protocol sees it: downsampled, less excluded subjects
+        dataset = protocol_dataset(load_protocol(args.protocol), args.path, use_cache=not args.no_cache)
+    summary = summarize(dataset)
     if args.json:
         print(json.dumps(summary))
     else:

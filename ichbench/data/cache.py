@@ -80,9 +80,10 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def entry_dir(cache_dir: Path, layout: str, key: str, bone: bool) -> Path:
-    """Where one data set's arrays live in the cache."""
-    return Path(cache_dir) / f"{layout}-{key[:24]}-v{FORMAT}{'-bone' if bone else ''}"
+def entry_dir(cache_dir: Path, layout: str, key: str, bone: bool, downsample: int = 1) -> Path:
+    """Where one data set's arrays live in the cache (one entry per downsampling factor)."""
+    tail = ("-bone" if bone else "") + (f"-down{downsample}" if downsample > 1 else "")
+    return Path(cache_dir) / f"{layout}-{key[:24]}-v{FORMAT}{tail}"
 
 
 def load_cached(entry: Path) -> list[Subject] | None:

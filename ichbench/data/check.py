@@ -28,4 +28,5 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "slice_sizes": sizes,
         "bone_window": all(s.bone is not None for s in ds.subjects),
         "fingerprint": ds.fingerprint,
+        "excluded": list(ds.excluded),
     }

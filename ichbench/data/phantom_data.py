@@ -14,7 +14,7 @@ from ichbench.data.phantom import VERSION
 from ichbench.data.phantom_write import write_phantom
 
 
-def phantom_dataset(spec: object, cache_dir: Path | None = None) -> Dataset:
+def phantom_dataset(spec: object, cache_dir: Path | None = None, scale: float = 1.0) -> Dataset:
     """The phantom described by a spec (subjects, slices, size, seed), in the v1.0.0 JPG layout."""
     params = asdict(spec)
     cache_dir = Path(cache_dir or default_cache_dir())
@@ -23,6 +23,6 @@ def phantom_dataset(spec: object, cache_dir: Path | None = None) -> Dataset:
     with FileLock(str(folder) + ".lock", timeout=600):  # two runs may start at once
         if not (folder / "phantom.json").exists():
             write_phantom(folder, layout="jpg", **params)
-    ds = load_dataset(folder, cache_dir=cache_dir)
+    ds = load_dataset(folder, cache_dir=cache_dir, scale=scale)
     ds.name = "phantom"
     return ds

@@ -75,10 +75,9 @@ def load_runs(dirs: list[Path]) -> Runs:
 
 def load_run_dataset(runs: Runs) -> Dataset | None:
     """The data set the runs used, for overlays; None when its folder is gone."""
-    from ichbench.data.load import load_dataset
-    from ichbench.data.phantom_data import phantom_dataset
+    from ichbench.data.protocol_data import protocol_dataset
 
     data = runs.meta.get("data")
     if data is None:
-        return phantom_dataset(runs.protocol.phantom) if runs.meta.get("dataset") == "phantom" else None
-    return load_dataset(Path(data)) if Path(data).exists() else None
+        return protocol_dataset(runs.protocol) if runs.meta.get("dataset") == "phantom" else None
+    return protocol_dataset(runs.protocol, Path(data)) if Path(data).exists() else None
