@@ -206,3 +206,19 @@ def test_bad_inputs_and_bundles(workdir: Path, tmp_path: Path) -> None:
         (bad / "bundle.json").write_text(json.dumps({**meta, **change}))
         proc = _ichbench(workdir, "predict", bad, workdir / "scans" / "ct_scans" / "001.nii", "--out", tmp_path / "x")
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_predict_downsamples_as_the_bundle_protocol_does_and_returns_full_resolution(workdir: Path) -> None:
+    import shutil
+
+    half = workdir / "bundle-half"
+    shutil.copytree(workdir / "bundle", half)
+    text = (half / "protocol.toml").read_text()
+    assert "scale = 1.0" in text
+    (half / "protocol.toml").write_text(text.replace("scale = 1.0", "scale = 0.5"))
+    source = workdir / "scans" / "ct_scans" / "001.nii"
+    proc = _ichbench(workdir, "predict", "bundle-half", source, "--out", "pred-half", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    mask = np.asarray(nib.load(str(workdir / "pred-half" / "mask.nii.gz")).dataobj)
+    assert mask.shape == nib.load(str(source)).shape  # 64 x 64 slices predicted at 32 x 32, returned at 64
+    np.testing.assert_array_equal(mask, np.repeat(np.repeat(mask[::2, ::2], 2, axis=0), 2, axis=1))

@@ -13,6 +13,8 @@ from PIL import Image
 from scipy import ndimage
 
 from ichbench.atomic import atomic_save, atomic_write_text
+from ichbench.data.scale import downsample_image, factor
+from ichbench.errors import DataError
 from ichbench.inference.bundle import Bundle, bundle_model
 from ichbench.inference.infer import binarize, predict_prob
 from ichbench.inference.scan import Scan
@@ -22,10 +24,19 @@ FULL_3D = np.ones((3, 3, 3), bool)  # lesions touching by a corner are one lesio
 
 
 def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: bool = False) -> np.ndarray:
-    """(S, H, W) uint8 0/1 mask of a scan, post-processed as the bundle's protocol says."""
+    """(S, H, W) uint8 0/1 mask of a scan, post-processed as the bundle's protocol says. A protocol that
+    downsamples ([data] scale) sees the scan at its resolution; the mask comes back at the scan's."""
     model, threshold = bundle_model(bundle, ensemble)
-    prob = predict_prob(model.to(device), scan.image, bundle.protocol, device)
-    return binarize(prob, bundle.protocol, threshold, uses_morphology(model))
+    f = factor(bundle.protocol.data.scale)
+    h, w = scan.image.shape[1:]
+    if h % f or w % f:
+        raise DataError(
+            f"{scan.source}: slices of {w} x {h} cannot be downsampled by {f} as the bundle's protocol does"
+        )
+    image = downsample_image(scan.image, f) if f > 1 else scan.image
+    prob = predict_prob(model.to(device), image, bundle.protocol, device)
+    mask = binarize(prob, bundle.protocol, threshold, uses_morphology(model))
+    return np.repeat(np.repeat(mask, f, axis=1), f, axis=2) if f > 1 else mask
 
 
 def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None) -> tuple[dict, pd.DataFrame]:
