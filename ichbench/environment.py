@@ -65,6 +65,14 @@ def git_commit(where: Path) -> str:
     return out.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
+def code_commit(fallback: Path) -> str:
+    """The commit of the ichbench checkout in use (an editable install), else of `fallback`'s checkout."""
+    import ichbench
+
+    commit = git_commit(Path(ichbench.__file__).resolve().parent)
+    return commit if commit != "unknown" else git_commit(fallback)
+
+
 def versions() -> dict[str, str]:
     """ichbench and torch versions."""
     return {"ichbench": __version__, "torch": torch.__version__}

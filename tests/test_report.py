@@ -108,7 +108,7 @@ def test_report_files(report: Path) -> None:
     assert text.count("<img ") >= 4 and "data:image/png;base64," in text
     md = (rep / "report.md").read_text()
     assert "| threshold |" in md and "| resunet |" in md and "| unet |" in md and "Wilcoxon" in md
-    for name in ("subject_dice", "loss", "threshold", "subtypes", "case0"):
+    for name in ("forest", "subject_dice", "loss", "threshold", "subtypes", "case0"):
         assert (rep / "images" / f"{name}.png").stat().st_size > 1000, name
 
 
@@ -137,7 +137,7 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
         "--disable-component-update",
         "--no-first-run",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1366,900",
+        "--window-size=1280,900",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -150,6 +150,17 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
             "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
         )
         assert len(images) >= 4 and all(ok and w > 0 and h > 0 for _, ok, w, h in images), images
+        # Legible at 100 percent on a 1280 px screen: figures shown at least 600 px wide, never squeezed,
+        # overlay panels at least 200 px each; the forest plot comes first.
+        shown = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.clientWidth, i.naturalWidth,"
+            " Number(i.dataset.panels || 1)])"
+        )
+        assert shown[0][0] == "forest"
+        for alt, width, natural, panels in shown:
+            assert width >= 600 and width == natural, (alt, width, natural)
+            assert width / panels >= 200, (alt, width, panels)
+        assert driver.execute_script("return document.querySelector('#subjects summary') !== null")
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
         assert driver.title.startswith("ichbench report")

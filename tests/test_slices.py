@@ -42,6 +42,13 @@ def test_two_slices_merged_equal_the_unsliced_run_metric_for_metric(tmp_path: Pa
     for name in ("per_slice.csv", "per_subject.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / name), pd.read_csv(tmp_path / "merged" / name))
     assert list(pd.read_csv(tmp_path / "lb" / "phantom__tiny.csv").model) == ["threshold", "resunet"]
+    for name in ("a", "b"):  # the committed evidence re-derives the same rows
+        exported = cli("evidence", name, "--out", f"ev/{name}")
+        assert exported.returncode == 0 and "2 job(s) written" in exported.stdout, exported.stderr
+    assert (tmp_path / "ev" / "a" / "jobs" / "resunet" / "fold0" / "result.json.gz").is_file()
+    again = cli("merge", "ev/a", "ev/b", "--out", "from-evidence", "--no-leaderboard")
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(one[columns], pd.read_csv(tmp_path / "from-evidence" / "summary.csv")[columns])
     other = tiny_protocol(tmp_path / "other.toml", epochs=1)
     c = cli("run", "--jobs", "threshold:0", "--protocol", other, "--out", "c", "--no-leaderboard")
     assert c.returncode == 0, c.stderr

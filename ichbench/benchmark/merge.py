@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
+from ichbench.benchmark.evidence import read_result
 from ichbench.benchmark.outputs import finish
 from ichbench.errors import RunError
 from ichbench.protocol import load_protocol
@@ -91,7 +92,7 @@ def _collect(dirs: list[Path], models: list[str], n_folds: int) -> dict[tuple[st
         for fold in range(n_folds):
             for d in dirs:
                 job = Path(d) / "jobs" / model / f"fold{fold}"
-                if (job / "result.json").is_file():
+                if read_result(job) is not None:
                     found[(model, fold)] = job
                     break
     return found
@@ -102,6 +103,8 @@ def _copy_job(src: Path, dst: Path) -> None:
     for name in KEPT_FILES:  # the last checkpoint is not needed once a job has finished
         if (src / name).exists():
             shutil.copyfile(src / name, dst / name)
+    if not (dst / "result.json").exists():  # from an evidence folder
+        atomic_write_text(dst / "result.json", json.dumps(read_result(src)))
 
 
 def _write_meta(out: Path, dirs: list[Path], metas: list[dict], models: list[str]) -> None:

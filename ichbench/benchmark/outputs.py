@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import git_commit
+from ichbench.environment import code_commit
 from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.leaderboard import append as append_leaderboard
 from ichbench.protocol import Protocol
@@ -74,7 +74,8 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
     """One leaderboard row per model of a finished run (meta may set kind and trained_on)."""
     date = datetime.now(UTC).isoformat(timespec="seconds")
     where = board if board is not None else out
-    commit = git_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
+    # The code's commit as recorded when the run started (a run takes hours; the tree may change meanwhile).
+    commit = meta.get("commit") or code_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
     rows = []
     for _, s in summary.iterrows():
         row = {

@@ -19,7 +19,7 @@ from ichbench.benchmark.plan import describe, plan
 from ichbench.data.dataset import Dataset
 from ichbench.data.protocol_data import protocol_dataset
 from ichbench.data.splits import load_splits, make_splits, save_splits
-from ichbench.environment import describe_device, resolve_device, versions
+from ichbench.environment import code_commit, describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
 from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_window
@@ -143,6 +143,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         "excluded": list(dataset.excluded),
         "device": device,
         "device_name": describe_device(device),
+        "commit": code_commit(Path.cwd()),
         **versions(),
     }
     existing = out / "run.json"
@@ -154,6 +155,8 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
             if before.get(key) != meta[key]:
                 raise RunError(f"{existing}: cannot resume: {key} was {before.get(key)!r}, now {meta[key]!r}")
         meta["created"] = before["created"]
+        if before.get("commit") and before["commit"] != meta["commit"]:  # resumed under other code: say so
+            meta["commit"] = f"{before['commit'].split('>')[0]}>{meta['commit']}"
     elif config.resume:
         raise RunError(f"{out}: nothing to resume (no run.json)")
     else:

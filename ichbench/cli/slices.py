@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     merge.add_argument("--json", action="store_true")
     merge.set_defaults(func=cmd_merge)
 
+    evidence = sub.add_parser("evidence", help="copy a run's evidence (results, splits) to a folder to commit")
+    evidence.add_argument("run", type=Path)
+    evidence.add_argument("--out", type=Path, required=True, help="e.g. leaderboards/runs/NAME")
+    evidence.set_defaults(func=cmd_evidence)
+
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the plan of a benchmark."""
@@ -86,4 +91,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
     print(f"merged {len(merged.found)} job(s) into {args.out}")
     if merged.missing:
         print(f"missing (no leaderboard row for their models): {', '.join(merged.missing)}")
+    return 0
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    """Copy a run's evidence."""
+    from ichbench.benchmark.evidence import export_evidence
+
+    written = export_evidence(args.run, args.out)
+    print(f"{len(written)} job(s) written to {args.out}" + (f": {', '.join(written)}" if written else ""))
     return 0

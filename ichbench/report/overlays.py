@@ -48,22 +48,59 @@ def _case(row: pd.Series, label: str) -> Case:
     return Case(str(row.subject), int(row.slice), int(row.fold), label)
 
 
+COLUMNS = 4  # panels a row: 4 x 2.6 in = 936 px at 90 dpi, each panel over 200 px
+PANEL = 2.6  # inches
+
+
 def render_case(case: Case, dataset: Dataset, run_dirs: dict[str, Path], models: list[str]) -> bytes:
-    """Brain window with the ground truth (green) and each model's prediction (red) as contours."""
+    """The whole slice with the ground truth (green), then per model a crop around the lesion with the
+    ground truth (green) and the model's prediction (red) as contours, four panels a row."""
     subject = dataset.subject(case.subject)
     z = int(np.flatnonzero(np.asarray(subject.slice_numbers) == case.slice)[0])
     image, truth = np.asarray(subject.image[z]), np.asarray(subject.mask[z])
-    panels = [("ground truth", None)] + [(m, _prediction(run_dirs[m], m, case, z)) for m in models]
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.1), squeeze=False)
-    for ax, (title, pred) in zip(axes[0], panels):
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        _contour(ax, truth, "lime")
-        if pred is not None:
-            _contour(ax, pred, "red")
-        ax.set_title(title, fontsize=7)
+    preds = {m: _prediction(run_dirs[m], m, case, z) for m in models}
+    box = crop_box([truth, *(p for p in preds.values() if p is not None)], image.shape)
+    panels = [("whole slice, ground truth", None, None)] + [(m, preds[m], box) for m in models]
+    rows = -(-len(panels) // COLUMNS)
+    fig, axes = plt.subplots(rows, COLUMNS, figsize=(PANEL * COLUMNS, (PANEL + 0.35) * rows), squeeze=False)
+    for ax in axes.flat:
         ax.axis("off")
-    fig.suptitle(f"subject {case.subject}, slice {case.slice}: {case.label}", fontsize=8)
+    for ax, (title, pred, crop) in zip(axes.flat, panels):
+        window = (slice(None), slice(None)) if crop is None else crop
+        ax.imshow(image[window], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        _contour(ax, truth[window], "lime")
+        if pred is not None:
+            _contour(ax, pred[window], "red")
+        if crop is None:
+            r, c = box
+            ax.add_patch(
+                plt.Rectangle(
+                    (c.start, r.start), c.stop - c.start, r.stop - r.start, fill=False, edgecolor="yellow", linewidth=1
+                )
+            )
+        ax.set_title(title if crop is None else f"{title} (crop)")
+    fig.suptitle(f"subject {case.subject}, slice {case.slice}: {case.label}")
+    fig.tight_layout()
     return png(fig)
+
+
+def crop_box(masks: list[np.ndarray], shape: tuple[int, int], margin: float = 0.5) -> tuple[slice, slice]:
+    """A square around everything the masks mark, padded by `margin` of its size, at least a quarter of
+    the slice's side, inside the slice; the slice's centre when the masks are empty."""
+    marked = np.zeros(shape, bool)
+    for m in masks:
+        marked |= np.asarray(m, bool)
+    h, w = shape
+    if marked.any():
+        rows, cols = np.flatnonzero(marked.any(1)), np.flatnonzero(marked.any(0))
+        cy, cx = (rows[0] + rows[-1] + 1) / 2, (cols[0] + cols[-1] + 1) / 2
+        side = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) * (1 + 2 * margin)
+    else:
+        cy, cx, side = h / 2, w / 2, 0
+    side = int(min(max(side, min(h, w) / 4), h, w))
+    top = int(min(max(round(cy - side / 2), 0), h - side))
+    left = int(min(max(round(cx - side / 2), 0), w - side))
+    return slice(top, top + side), slice(left, left + side)
 
 
 def _prediction(run_dir: Path, model: str, case: Case, z: int) -> np.ndarray | None:
@@ -76,4 +113,4 @@ def _prediction(run_dir: Path, model: str, case: Case, z: int) -> np.ndarray | N
 
 def _contour(ax: plt.Axes, mask: np.ndarray, color: str) -> None:
     if mask.any() and not mask.all():
-        ax.contour(mask.astype(float), levels=[0.5], colors=color, linewidths=0.8)
+        ax.contour(mask.astype(float), levels=[0.5], colors=color, linewidths=1.2)

@@ -1,4 +1,8 @@
-"""Report figures with matplotlib (Agg), returned as PNG bytes."""
+"""Report figures with matplotlib (Agg), returned as PNG bytes.
+
+Sized to be read at 100 percent zoom on a 1280 px screen at the report's default 90 dpi: every figure
+at least 7 inches (630 px) wide, text at least 11 pt, legends outside the data.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,16 @@ import pandas as pd  # noqa: E402
 from ichbench.data.dataset import SUBTYPES  # noqa: E402
 
 ABBREVIATIONS = ["IVH", "IPH", "SAH", "EDH", "SDH"]  # in the order of SUBTYPES
+STYLE = {
+    "font.size": 12,
+    "axes.titlesize": 12,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "figure.titlesize": 13,
+}
+WIDTH = 9.0  # inches: 810 px at 90 dpi
 
 
 def png(fig: plt.Figure) -> bytes:
@@ -25,35 +39,84 @@ def png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
+def _legend_outside(ax: plt.Axes) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def forest(results: pd.DataFrame, published: dict[str, float] | None) -> bytes:
+    """Who wins: each model's paper Dice with its 95% CI, best on top; published values as marks."""
+    order = results.sort_values("dice_paper", na_position="first")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * len(order) + 1.4))
+    y = np.arange(len(order))
+    lows = [ci[0] for ci in order["dice_paper_ci"]]
+    highs = [ci[1] for ci in order["dice_paper_ci"]]
+    means = order["dice_paper"].to_numpy(float)
+    ax.errorbar(
+        means,
+        y,
+        xerr=[np.clip(means - lows, 0, None), np.clip(np.subtract(highs, means), 0, None)],
+        fmt="o",
+        color="tab:blue",
+        capsize=4,
+        label="ichbench: mean, 95% bootstrap CI",
+    )
+    if published:
+        marks = [(i, published[m]) for i, m in enumerate(order["model"]) if m in published]
+        if marks:
+            ax.scatter(
+                [v for _, v in marks],
+                [i for i, _ in marks],
+                marker="D",
+                color="tab:red",
+                zorder=3,
+                label="published (Table 9)",
+            )
+    ax.set_yticks(y, order["model"])
+    ax.set_xlabel("Dice per subject (paper definition)")
+    ax.set_xlim(0, max(1e-3, np.nanmax(np.r_[highs, means, list((published or {}).values())])) * 1.1)
+    ax.grid(axis="x", alpha=0.3)
+    _legend_outside(ax)
+    return png(fig)
+
+
 def subject_dice(per_subject: pd.DataFrame, models: list[str]) -> bytes:
     """Box plot with the subjects as points: per-subject Dice (paper definition) of each model."""
     sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
     data = [sick[sick.model == m]["dice_paper"].dropna().to_numpy() for m in models]
-    fig, ax = plt.subplots(figsize=(1.4 * len(models) + 2, 3.6))
+    fig, ax = plt.subplots(figsize=(max(WIDTH, 1.3 * len(models) + 2), 4.5))
     ax.boxplot(data, showfliers=False)
     ax.set_xticks(range(1, len(models) + 1), models, rotation=20)
     rng = np.random.default_rng(0)
     for i, values in enumerate(data, start=1):
-        ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=12, alpha=0.6, color="tab:blue")
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(values)), values, s=18, alpha=0.6, color="tab:blue")
     ax.set_ylabel("Dice per subject (paper)")
     ax.set_ylim(-0.02, 1.02)
     return png(fig)
 
 
 def loss_curves(history: pd.DataFrame, models: list[str]) -> bytes | None:
-    """Training and validation loss per epoch, one panel per model, one line pair per fold."""
+    """Training and validation loss per epoch, one panel per model (three a row), one line pair per fold."""
     trained = [m for m in models if (history.get("model") is not None) and (history.model == m).any()]
     if not trained:
         return None
-    fig, axes = plt.subplots(1, len(trained), figsize=(3.2 * len(trained), 2.8), squeeze=False)
-    for ax, model in zip(axes[0], trained):
+    cols = min(3, len(trained))
+    rows = -(-len(trained) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1.6, 3.2 * rows), squeeze=False)
+    for ax, model in zip(axes.flat, trained):
         for fold, g in history[history.model == model].groupby("fold"):
-            line = ax.plot(g.epoch, g.train_loss, label=f"train f{fold}")[0]
-            ax.plot(g.epoch, g.val_loss, "--", color=line.get_color(), label=f"val f{fold}")
-        ax.set_title(model, fontsize=9)
+            line = ax.plot(g.epoch, g.train_loss, label=f"fold {fold}")[0]
+            ax.plot(g.epoch, g.val_loss, "--", color=line.get_color())
+        ax.set_title(model)
         ax.set_xlabel("epoch")
-    axes[0][0].set_ylabel("loss")
-    axes[0][-1].legend(fontsize=6)
+        ax.set_ylabel("loss")
+    for ax in list(axes.flat)[len(trained) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles += [plt.Line2D([], [], color="k"), plt.Line2D([], [], color="k", ls="--")]
+    fig.legend(
+        handles, labels + ["training", "validation"], loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False
+    )
+    fig.tight_layout()
     return png(fig)
 
 
@@ -61,15 +124,15 @@ def threshold_curves(curves: pd.DataFrame, models: list[str]) -> bytes | None:
     """Validation Dice against the threshold, mean over folds."""
     if curves.empty:
         return None
-    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH - 2, 4.2))
     for model in models:
         mine = curves[curves.model == model]
         if len(mine):
             mean = mine.groupby("threshold")["dice"].mean()
-            ax.plot(mean.index, mean.values, marker="o", ms=3, label=model)
+            ax.plot(mean.index, mean.values, marker="o", ms=5, label=model)
     ax.set_xlabel("threshold")
     ax.set_ylabel("validation Dice (paper)")
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     return png(fig)
 
 
@@ -86,7 +149,7 @@ def subtype_breakdown(per_slice: pd.DataFrame, models: list[str], min_pixels: in
             sens = (positive.pred_pixels > min_pixels).mean() if len(positive) else np.nan
             rows.append({"model": model, "subtype": subtype, "slices": len(flagged), "dice": d, "sensitivity": sens})
     table = pd.DataFrame(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 7.0), sharex=True)
     width = 0.8 / max(len(models), 1)
     for k, model in enumerate(models):
         mine = table[table.model == model]
@@ -96,5 +159,5 @@ def subtype_breakdown(per_slice: pd.DataFrame, models: list[str], min_pixels: in
         ax.set_xticks(np.arange(len(SUBTYPES)) + 0.4 - width / 2, ABBREVIATIONS)
         ax.set_ylabel(col)
         ax.set_ylim(0, 1)
-    axes[1].legend(fontsize=6)
+    _legend_outside(axes[0])
     return png(fig), table

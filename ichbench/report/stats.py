@@ -15,33 +15,41 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ichbench.evaluation.metrics import POOLED_METRICS, SUBJECT_METRICS
+from ichbench.evaluation.metrics import ORIGINAL_TRUTH_SCALE, POOLED_METRICS, SUBJECT_METRICS
 
 LEVEL = 0.95
-COUNT_COLUMNS = ["tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn"]
+COUNT_COLUMNS = ["tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn", "o_tp", "o_fp", "o_fn", "o_tn"]
 
 
 def subject_counts(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
-    """Per (fold, subject): pixel sums and slice-detection counts, the raw material of pooled metrics."""
+    """Per (fold, subject): pixel sums and slice-detection counts (d_: one rule for both, o_: the original
+    code's rule), the raw material of pooled metrics."""
     p = per_slice["pred_pixels"] > min_pixels
     t = per_slice["truth_pixels"] > min_pixels
-    frame = per_slice.assign(d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t)
+    o = per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE > min_pixels
+    frame = per_slice.assign(
+        d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o
+    )
     return frame.groupby(["fold", "subject"])[COUNT_COLUMNS].sum().reset_index()
 
 
+def _detection(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "sensitivity": tp / (tp + fn),
+        "specificity": tn / (tn + fp),
+        "precision": tp / (tp + fp),
+        "accuracy": (tp + tn) / (tp + tn + fp + fn),
+        "f1": 2 * tp / (2 * tp + fp + fn),
+    }
+
+
 def _pooled(counts: np.ndarray, metric: str) -> np.ndarray:
-    """A pooled metric from (..., n, 7) subject count rows, summed over the subjects."""
+    """A pooled metric from (..., n, 11) subject count rows, summed over the subjects."""
     s = counts.sum(axis=-2)
-    tp, fp, fn, dtp, dfp, dfn, dtn = (s[..., k].astype(float) for k in range(7))
+    tp, fp, fn, *rest = (s[..., k].astype(float) for k in range(len(COUNT_COLUMNS)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        formulas = {
-            "dice_global": 2 * tp / (2 * tp + fp + fn),
-            "sensitivity": dtp / (dtp + dfn),
-            "specificity": dtn / (dtn + dfp),
-            "precision": dtp / (dtp + dfp),
-            "accuracy": (dtp + dtn) / (dtp + dtn + dfp + dfn),
-            "f1": 2 * dtp / (2 * dtp + dfp + dfn),
-        }
+        formulas = {"dice_global": 2 * tp / (2 * tp + fp + fn), **_detection(*rest[:4])}
+        formulas.update({f"{k}_original": v for k, v in _detection(*rest[4:]).items()})
     return formulas[metric]
 
 

@@ -1,0 +1,48 @@
+"""A run's evidence, small enough to commit beside its leaderboard rows, and readable back by merge.
+
+`leaderboards/runs/<name>/` holds run.json, protocol.toml, splits.json, summary.csv and, per finished
+job, `jobs/<model>/fold<k>/result.json.gz` (the job's per-slice counts, per-subject rows, history and
+threshold curve, gzipped: tens of KB). `ichbench merge` accepts such a folder like a run directory,
+so every metric of a row can be recomputed from it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+from ichbench.atomic import atomic_write_bytes
+from ichbench.errors import RunError
+
+FILES = ("run.json", "protocol.toml", "splits.json", "summary.csv")
+
+
+def read_result(job_dir: Path) -> dict | None:
+    """A finished job's result from a run directory (result.json) or an evidence folder (.json.gz)."""
+    if (job_dir / "result.json").is_file():
+        return json.loads((job_dir / "result.json").read_text())
+    if (job_dir / "result.json.gz").is_file():
+        return json.loads(gzip.decompress((job_dir / "result.json.gz").read_bytes()))
+    return None
+
+
+def export_evidence(run_dir: Path, out: Path) -> list[str]:
+    """Copy a run's evidence to `out` (added to, never overwritten); returns the jobs written."""
+    run_dir, out = Path(run_dir), Path(out)
+    if not (run_dir / "run.json").is_file():
+        raise RunError(f"{run_dir}: not a run directory (no run.json)")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        if (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, out / name)
+    written = []
+    for result in sorted(run_dir.glob("jobs/*/fold*/result.json")):
+        job = result.parent.relative_to(run_dir)
+        target = out / job / "result.json.gz"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, gzip.compress(result.read_bytes(), mtime=0))
+            written.append(f"{job.parts[1]}:{job.parts[2].removeprefix('fold')}")
+    return written

@@ -1,0 +1,138 @@
+"""The report's text: one self-contained HTML page and its Markdown twin."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from ichbench.evaluation.metrics import METRICS
+from ichbench.leaderboard import PUBLISHED
+from ichbench.report.overlays import COLUMNS
+from ichbench.report.runs import Runs
+
+HEADLINE = [m for m in METRICS if not m.endswith("_original")]
+ORIGINAL = [m for m in METRICS if m.endswith("_original")]
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:14px;margin:.6em 0}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th:first-child,td:first-child{text-align:left}h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+img{max-width:100%;display:block;margin:.4em 0}.meta{color:#555;font-size:15px}.ci{color:#666;font-size:12px}
+details{margin:.8em 0}summary{cursor:pointer;font-weight:600}"""
+
+
+def cell(value: float, ci: tuple[float, float] | None = None) -> str:
+    """A value with its CI in small print; '-' for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = f"{value:.3f}"
+    if ci is not None and not math.isnan(ci[0]):
+        text += f" <span class='ci'>[{ci[0]:.3f}, {ci[1]:.3f}]</span>"
+    return text
+
+
+def header(runs: Runs) -> list[str]:
+    """Protocol, data set, device, versions, dates, attribution."""
+    m = runs.meta
+    lines = [
+        f"Protocol <b>{html.escape(m['protocol'])}</b> (hash {m['protocol_hash']}), data set "
+        f"<b>{html.escape(m['dataset'])}</b> (fingerprint {m['dataset_fingerprint'][:16]}), device "
+        f"{html.escape(m.get('device_name', m.get('device', '?')))}, ichbench {m.get('ichbench', '?')}, torch "
+        f"{m.get('torch', '?')}.",
+    ]
+    if str(m.get("dataset", "")).startswith("ctich"):
+        lines.append(
+            "Data: CT-ICH (Hssayeni et al., PhysioNet, doi:10.13026/w8q8-ky94), CC BY 4.0; slices shown downscaled."
+        )
+    lines.append(
+        f"Run started {m.get('created', '?')}; report written {datetime.now(UTC).isoformat(timespec='seconds')}."
+    )
+    return lines
+
+
+def _table(results: pd.DataFrame, names: list[str], table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *names])
+    body = "".join(
+        "<tr>"
+        + f"<td>{html.escape(r['model'])}</td>"
+        + "".join(f"<td>{cell(r[n], r[f'{n}_ci'])}</td>" for n in names)
+        + "</tr>"
+        for _, r in results.iterrows()
+    )
+    return f"<table id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(name: str, title: str, data: bytes) -> str:
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    panels = f" data-panels='{COLUMNS}'" if name.startswith("case") else ""
+    return f"<h2>{html.escape(title)}</h2><img alt='{name}' class='figure'{panels} src='{uri}'>"
+
+
+def subject_table(runs: Runs) -> pd.DataFrame:
+    """Per-subject paper Dice of every model (subjects with hemorrhage), with the test fold."""
+    sick = runs.per_subject[runs.per_subject["has_hemorrhage"].astype(bool)]
+    table = sick.pivot_table(index=["subject", "fold"], columns="model", values="dice_paper", aggfunc="first")
+    return table.reindex(columns=[m for m in runs.models if m in table.columns]).reset_index()
+
+
+def html_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figures: dict) -> str:
+    """The whole page: who wins first, then the tables, figures and the per-subject table."""
+    figures = dict(figures)
+    forest = figures.pop("forest")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>ichbench report: {html.escape(runs.meta['dataset'])}</title><style>{STYLE}</style></head><body>",
+        f"<h1>ichbench report: {html.escape(runs.meta['dataset'])} / {html.escape(runs.meta['protocol'])}</h1>",
+        *(f"<p class='meta'>{line}</p>" for line in header(runs)),
+        _img("forest", *forest),
+        "<p>Red diamonds: the seed paper's Table 9, shown only for the paper's protocols.</p>"
+        if runs.meta["protocol"].startswith("paper")
+        else "",
+        "<h2>Results</h2><p>Means with 95% bootstrap confidence intervals (2,000 resamples of whole "
+        "subjects, percentile method). Metric definitions: see the ichbench README.</p>",
+        _table(results, HEADLINE, "results"),
+        "<h3>Slice detection by the original code's rule</h3><p>Ground truth positive from 2 pixels (its 0/255 "
+        "masks), predictions above the pixel rule: comparable with the published sensitivity and specificity.</p>",
+        _table(results, ORIGINAL, "original"),
+        "<h3>Published in the seed paper (CT-ICH, 5-fold CV)</h3>"
+        + PUBLISHED.to_html(index=False, na_rep="-", border=0, table_id="published"),
+        "<h2>Paired Wilcoxon signed-rank tests</h2><p>Per-subject Dice, Holm-adjusted p-values.</p>",
+        pvalues.to_html(na_rep="-", float_format=lambda v: f"{v:.3g}", border=0, table_id="wilcoxon"),
+        *(_img(name, title, data) for name, (title, data) in figures.items()),
+        "<details id='subjects'><summary>Per-subject Dice (paper definition), subjects with hemorrhage</summary>",
+        subject_table(runs).to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.3f}", border=0),
+        "</details></body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def markdown_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figures: dict) -> str:
+    """The same content as Markdown, images beside it in images/."""
+    lines = [f"# ichbench report: {runs.meta['dataset']} / {runs.meta['protocol']}", ""]
+    lines += [html.unescape(line.replace("<b>", "**").replace("</b>", "**")) for line in header(runs)] + [""]
+    lines += [
+        "## Results (95% bootstrap CIs over subjects)",
+        "",
+        "| model | " + " | ".join(METRICS) + " |",
+        "|" + " --- |" * (len(METRICS) + 1),
+    ]
+    for _, r in results.iterrows():
+        cells = [cell(r[n], r[f"{n}_ci"]).replace("<span class='ci'>", "").replace("</span>", "") for n in METRICS]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Paired Wilcoxon (Holm-adjusted p-values)",
+        "",
+        "| | " + " | ".join(pvalues.columns) + " |",
+        "|" + " --- |" * (len(pvalues.columns) + 1),
+    ]
+    for name, row in pvalues.iterrows():
+        lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else f"{v:.3g}" for v in row) + " |")
+    lines.append("")
+    for name, (title, _) in figures.items():
+        lines += [f"## {title}", "", f"![{name}](images/{name}.png)", ""]
+    return "\n".join(lines)
