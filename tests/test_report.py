@@ -83,6 +83,10 @@ def test_pooled_ci_resamples_subjects() -> None:
             "d_fp": [0, 1, 0],
             "d_fn": [0, 1, 0],
             "d_tn": [3, 2, 4],
+            "o_tp": [1, 1, 1],
+            "o_fp": [0, 1, 0],
+            "o_fn": [0, 0, 0],
+            "o_tn": [3, 2, 4],
         }
     )
     rows = counts.to_numpy(float)
