@@ -12,28 +12,38 @@
 
 namespace ichbench {
 
-// prob > threshold, packed 64 pixels per word (NaN is never greater, so it is 0).
-inline void pack_threshold(const float* prob, float threshold, BitImage& img) {
-    const int w = img.width;
-    for (int y = 0; y < img.height; ++y) {
-        const float* p = prob + std::size_t(y) * w;
-        uint64_t* r = img.row(y);
-        for (int i = 0; i < img.words; ++i) {
-            const int x0 = i * 64;
-            const int end = (x0 + 64 < w) ? x0 + 64 : w;
-            uint64_t word = 0;
-            int x = x0;
+// One row of prob > threshold, packed 64 pixels per word (NaN is never greater, so it is 0).
+inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int words) {
+    for (int i = 0; i < words; ++i) {
+        const int x0 = i * 64;
+        const int end = (x0 + 64 < w) ? x0 + 64 : w;
+        uint64_t word = 0;
+        int x = x0;
 #if defined(__SSE2__)
-            const __m128 t = _mm_set1_ps(threshold);
-            for (; x + 4 <= end; x += 4) {
-                const int m = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + x), t));
-                word |= uint64_t(m) << (x - x0);
-            }
-#endif
-            for (; x < end; ++x) word |= uint64_t(p[x] > threshold) << (x - x0);
-            r[i] = word;
+        const __m128 t = _mm_set1_ps(threshold);
+        for (; x + 4 <= end; x += 4) {
+            const int m = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + x), t));
+            word |= uint64_t(m) << (x - x0);
         }
+#endif
+        for (; x < end; ++x) word |= uint64_t(p[x] > threshold) << (x - x0);
+        r[i] = word;
     }
+}
+
+// One row of a 0/1 (any non-zero) byte mask, packed.
+inline void pack_bytes(const uint8_t* p, int w, uint64_t* r, int words) {
+    for (int i = 0; i < words; ++i) {
+        const int x0 = i * 64, end = (x0 + 64 < w) ? x0 + 64 : w;
+        uint64_t word = 0;
+        for (int x = x0; x < end; ++x) word |= uint64_t(p[x] != 0) << (x - x0);
+        r[i] = word;
+    }
+}
+
+// prob > threshold for a whole image.
+inline void pack_threshold(const float* prob, float threshold, BitImage& img) {
+    for (int y = 0; y < img.height; ++y) pack_row(prob + std::size_t(y) * img.width, img.width, threshold, img.row(y), img.words);
 }
 
 // One byte per pixel (0 or 1), eight pixels at a time through a table.
@@ -72,8 +82,7 @@ inline void binarize_slice(const float* prob, int h, int w, float threshold, int
                            uint8_t* out, MorphScratch& s, BitImage& img) {
     if (img.height != h || img.width != w) img = BitImage(h, w);
     pack_threshold(prob, threshold, img);
-    if (close_k > 0) close(img, close_k, s);
-    if (open_k > 0) open(img, open_k, s);
+    morph_band(img, close_k, open_k, s);
     unpack(img, out);
 }
 

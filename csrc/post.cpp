@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "binarize.hpp"
+#include "fused.hpp"
 #include "stitch.hpp"
 
 namespace py = pybind11;
@@ -21,6 +22,7 @@ using namespace ichbench;
 
 using FloatArray = py::array_t<float, py::array::c_style>;
 using CornerArray = py::array_t<int64_t, py::array::c_style>;
+using ByteArray = py::array_t<uint8_t, py::array::c_style>;
 
 namespace {
 
@@ -134,6 +136,73 @@ py::array_t<uint8_t> py_binarize(const FloatArray& prob, float threshold, int cl
     return out;
 }
 
+// The shared checks of the fused paths: (B, N, h, w) windows over a (H, W) reciprocal-weight map.
+Layout fused_layout(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip) {
+    if (patches.ndim() != 4) throw std::invalid_argument("patches must have shape (B, N, h, w)");
+    if (recip.ndim() != 2) throw std::invalid_argument("recip must have shape (H, W)");
+    const Layout L = make_layout(corners, int(patches.shape(2)), int(patches.shape(3)), int(recip.shape(0)),
+                                 int(recip.shape(1)));
+    if (patches.shape(1) != L.n)
+        throw std::invalid_argument(std::to_string(patches.shape(1)) + " windows but " + std::to_string(L.n) +
+                                    " corners");
+    return L;
+}
+
+py::array_t<uint8_t> py_stitch_binarize(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
+                                        std::optional<FloatArray> weight, float threshold, int close_k, int open_k,
+                                        int threads) {
+    const Layout L = fused_layout(patches, corners, recip);
+    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    const int b = int(patches.shape(0));
+    py::array_t<uint8_t> out({b, L.height, L.width});
+    const float* src = patches.data();
+    const float* rp = recip.data();
+    const float* wp = weight ? weight->data() : nullptr;
+    uint8_t* dst = out.mutable_data();
+    const std::size_t in_step = std::size_t(L.n) * L.h * L.w, out_step = std::size_t(L.height) * L.width;
+    {
+        py::gil_scoped_release release;
+        const RowPlan plan = plan_rows(L);
+        parallel_for(b, threads, [&](int lo, int hi) {
+            FusedScratch scratch;
+            for (int i = lo; i < hi; ++i)
+                stitch_binarize_slice(src + i * in_step, L, plan, wp, rp, threshold, close_k, open_k,
+                                      dst + i * out_step, scratch);
+        });
+    }
+    return out;
+}
+
+py::array_t<int64_t> py_threshold_counts(const FloatArray& patches, const CornerArray& corners,
+                                         const FloatArray& recip, std::optional<FloatArray> weight,
+                                         const ByteArray& truth, const FloatArray& thresholds, int close_k,
+                                         int open_k, int threads) {
+    const Layout L = fused_layout(patches, corners, recip);
+    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    const int b = int(patches.shape(0)), t = int(thresholds.size());
+    if (truth.ndim() != 3 || truth.shape(0) != b || truth.shape(1) != L.height || truth.shape(2) != L.width)
+        throw std::invalid_argument("truth must have shape (B, H, W) matching the windows and the slice size");
+    py::array_t<int64_t> out({b, t, 4});
+    const float* src = patches.data();
+    const float* rp = recip.data();
+    const float* wp = weight ? weight->data() : nullptr;
+    const float* tp = thresholds.data();
+    const uint8_t* gt = truth.data();
+    int64_t* dst = out.mutable_data();
+    const std::size_t in_step = std::size_t(L.n) * L.h * L.w, gt_step = std::size_t(L.height) * L.width;
+    {
+        py::gil_scoped_release release;
+        const RowPlan plan = plan_rows(L);
+        parallel_for(b, threads, [&](int lo, int hi) {
+            FusedScratch scratch;
+            for (int i = lo; i < hi; ++i)
+                threshold_counts_slice(src + i * in_step, L, plan, wp, rp, gt + i * gt_step, tp, t, close_k, open_k,
+                                       dst + std::size_t(i) * t * 4, scratch);
+        });
+    }
+    return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_post, m) {
@@ -143,6 +212,12 @@ PYBIND11_MODULE(_post, m) {
           py::arg("height"), py::arg("width"), py::arg("weight").noconvert() = py::none());
     m.def("stitch", &py_stitch, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
           py::arg("recip").noconvert(), py::arg("weight").noconvert() = py::none(), py::arg("threads") = 1);
+    m.def("stitch_binarize", &py_stitch_binarize, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
+          py::arg("recip").noconvert(), py::arg("weight").noconvert(), py::arg("threshold"), py::arg("close"),
+          py::arg("open"), py::arg("threads") = 1);
+    m.def("threshold_counts", &py_threshold_counts, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
+          py::arg("recip").noconvert(), py::arg("weight").noconvert(), py::arg("truth").noconvert(),
+          py::arg("thresholds").noconvert(), py::arg("close"), py::arg("open"), py::arg("threads") = 1);
     m.def("binarize", &py_binarize, py::arg("prob").noconvert(), py::arg("threshold"), py::arg("close"),
           py::arg("open"), py::arg("threads") = 1);
 }

@@ -48,14 +48,46 @@ def stitch_batch(
     threads: int = 1,
 ) -> np.ndarray:
     """Stitch (B, N, h, w) float32 windows sharing one corner list into (B, H, W) float32 maps."""
-    _require(patches, "patches", 4, np.float32)
-    corners = _corners(corners, patches.shape[1])
-    height, width = _shape(shape)
-    _threads(threads)
-    h, w = patches.shape[2:]
-    weight = _gaussian(h, w) if _weighting(weighting) == "gaussian" else None
-    recip = _reciprocal(corners.tobytes(), h, w, height, width, weighting)
+    patches, corners, recip, weight = _windows(patches, corners, shape, weighting, threads)
     return _post.stitch(patches, corners, recip, weight, threads)
+
+
+def stitch_binarize(
+    patches: np.ndarray,
+    corners: np.ndarray,
+    shape: tuple[int, int],
+    threshold: float,
+    close: int = 10,
+    open: int = 5,
+    weighting: str = "mean",
+    threads: int = 1,
+) -> np.ndarray:
+    """binarize(stitch_batch(...)) in one pass, bit for bit, without the float map: (B, N, h, w) or (N, h, w)
+    float32 windows -> (B, H, W) or (H, W) uint8 masks."""
+    single = isinstance(patches, np.ndarray) and patches.ndim == 3
+    batch, corners, recip, weight = _windows(patches[None] if single else patches, corners, shape, weighting, threads)
+    out = _post.stitch_binarize(batch, corners, recip, weight, float(threshold), *_kernels(close, open), threads)
+    return out[0] if single else out
+
+
+def threshold_counts(
+    patches: np.ndarray,
+    corners: np.ndarray,
+    truth: np.ndarray,
+    thresholds: list[float] | np.ndarray,
+    close: int = 10,
+    open: int = 5,
+    weighting: str = "mean",
+    threads: int = 1,
+) -> np.ndarray:
+    """Per slice and threshold, the TP, FP, FN, TN pixel counts of the post-processed mask against `truth`
+    ((B, H, W) uint8, non-zero is blood), all thresholds from one read of the windows: (B, T, 4) int64."""
+    _require(truth, "truth", 3, np.uint8)
+    batch, corners, recip, weight = _windows(patches, corners, truth.shape[1:], weighting, threads)
+    if truth.shape[0] != batch.shape[0]:
+        raise ValueError(f"{batch.shape[0]} slices of windows but {truth.shape[0]} truth masks")
+    grid_ = np.ascontiguousarray(thresholds, dtype=np.float32).reshape(-1)
+    return _post.threshold_counts(batch, corners, recip, weight, truth, grid_, *_kernels(close, open), threads)
 
 
 def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1) -> np.ndarray:
@@ -63,13 +95,31 @@ def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5,
     if not isinstance(prob, np.ndarray) or prob.ndim not in (2, 3):
         raise ValueError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")
     _require(prob, "prob", prob.ndim, np.float32)
+    kernels = _kernels(close, open)
+    _threads(threads)
+    batch = prob if prob.ndim == 3 else prob[None]
+    out = _post.binarize(batch, float(threshold), *kernels, int(threads))
+    return out if prob.ndim == 3 else out[0]
+
+
+def _windows(
+    patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str, threads: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Checked (B, N, h, w) windows, corners, the cached reciprocal coverage and the window weight."""
+    _require(patches, "patches", 4, np.float32)
+    corners = _corners(corners, patches.shape[1])
+    height, width = _shape(shape)
+    _threads(threads)
+    h, w = patches.shape[2:]
+    weight = _gaussian(h, w) if _weighting(weighting) == "gaussian" else None
+    return patches, corners, _reciprocal(corners.tobytes(), h, w, height, width, weighting), weight
+
+
+def _kernels(close: int, open: int) -> tuple[int, int]:
     for name, k in (("close", close), ("open", open)):
         if int(k) != k or k < 0:
             raise ValueError(f"{name} kernel size must be an integer >= 0, got {k}")
-    _threads(threads)
-    batch = prob if prob.ndim == 3 else prob[None]
-    out = _post.binarize(batch, float(threshold), int(close), int(open), int(threads))
-    return out if prob.ndim == 3 else out[0]
+    return int(close), int(open)
 
 
 def _describe(a: object) -> str:

@@ -105,16 +105,19 @@ def plan(
     folds: list[Fold],
     device: torch.device,
     calibrate: bool = True,
+    only: set[tuple[str, int]] | None = None,
 ) -> dict:
-    """The plan of every (model, fold) job, with totals (see the module docstring)."""
+    """The plan of every (model, fold) job (or of the `only` ones), with totals (see the module docstring)."""
     counts = {f.fold: window_counts(protocol, dataset, f) for f in folds}
     epochs = protocol.training.epochs
     jobs = []
-    for name in models:
+    for name in [m for m in models if only is None or any(m == j for j, _ in only)]:
         learned = trainable(create_model(name, **protocol.models.get(name, {})))
         gflop = forward_gflop(name, protocol)
         per_window = seconds_per_window(name, protocol, device) if calibrate and learned else None
         for f in folds:
+            if only is not None and (name, f.fold) not in only:
+                continue
             n_train, n_val, once = counts[f.fold]
             forwards = (epochs * (BACKWARD * n_train + n_val) if learned else n_val) + once
             seconds = None

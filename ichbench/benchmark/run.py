@@ -73,7 +73,8 @@ def run(config: RunConfig) -> pd.DataFrame:
         jobs = select_jobs(config, len(folds))
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:
-            estimate = describe(plan(config.models, config.protocol, dataset, folds, torch.device(device)))
+            only = {(j.model, j.fold) for j in jobs}
+            estimate = describe(plan(config.models, config.protocol, dataset, folds, torch.device(device), only=only))
             log.info(estimate)
             config.notify(estimate)
         with Reporter(enabled=config.progress) as reporter:
