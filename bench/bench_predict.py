@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ichbench.inference.infer import binarize, predict_prob, prepare_model
+from ichbench.inference.infer import predict_masks, prepare_model
 from ichbench.models import create_model
 from ichbench.protocol import load_protocol
 
@@ -26,4 +26,4 @@ class PredictVolume:
         self.volume = np.random.default_rng(0).integers(0, 255, (30, 512, 512), dtype=np.uint8)
 
     def time_predict_volume(self, model: str) -> None:
-        binarize(predict_prob(self.model, self.volume, self.protocol, torch.device("cpu")), self.protocol)
+        predict_masks(self.model, self.volume, self.protocol, torch.device("cpu"), self.protocol.post.threshold)

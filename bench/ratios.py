@@ -15,6 +15,7 @@ from pathlib import Path
 
 # (what, measured benchmark, baseline benchmark, kind); a benchmark with parameters is NAME(PARAM).
 RATIOS = [
+    # fmt: off
     (
         "post: ichbench vs the paper's numpy + OpenCV stack",
         "bench_post.OneSlice.time_ichbench",
@@ -39,6 +40,49 @@ RATIOS = [
         "bench_data.Sampler.time_floor_numpy_copy",
         "of floor",
     ),
+    (
+        "fused, random windows: vs the paper's stack",
+        "bench_post.Fused.time_fused(random)",
+        "bench_post.Fused.time_paper_stack(random)",
+        "speedup",
+    ),
+    (
+        "fused, random windows: vs reading the windows once",
+        "bench_post.Fused.time_fused(random)",
+        "bench_post.Fused.time_floor_read_once(random)",
+        "of floor",
+    ),
+    (
+        "fused, lesion windows: vs the paper's stack",
+        "bench_post.Fused.time_fused(lesions)",
+        "bench_post.Fused.time_paper_stack(lesions)",
+        "speedup",
+    ),
+    (
+        "fused, lesion windows: vs reading the windows once",
+        "bench_post.Fused.time_fused(lesions)",
+        "bench_post.Fused.time_floor_read_once(lesions)",
+        "of floor",
+    ),
+    (
+        "9-threshold curve vs 1 threshold, random windows",
+        "bench_post.Fused.time_curve_9(random)",
+        "bench_post.Fused.time_curve_1(random)",
+        "of floor",
+    ),
+    (
+        "9-threshold curve vs 1 threshold, lesion windows",
+        "bench_post.Fused.time_curve_9(lesions)",
+        "bench_post.Fused.time_curve_1(lesions)",
+        "of floor",
+    ),
+    (
+        "stitching: ichbench vs MONAI's SlidingWindowInferer",
+        "bench_post.MonaiAnchor.time_ichbench_stitch",
+        "bench_post.MonaiAnchor.time_monai",
+        "speedup",
+    ),
+    # fmt: on
 ]
 
 

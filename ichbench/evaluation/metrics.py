@@ -38,6 +38,12 @@ def slice_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "pred_pixels": tp + fp, "truth_pixels": tp + fn}
 
 
+def counts_at(counts: np.ndarray, j: int) -> dict[str, np.ndarray]:
+    """slice_counts' dict from the (S, T, 4) TP/FP/FN/TN array of ichbench.post.threshold_counts, threshold j."""
+    tp, fp, fn, tn = (counts[:, j, k] for k in range(4))
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "pred_pixels": tp + fp, "truth_pixels": tp + fn}
+
+
 def dice(tp: float, fp: float, fn: float) -> float:
     """2TP / (2TP + FP + FN); NaN when both masks are empty."""
     denom = 2 * tp + fp + fn

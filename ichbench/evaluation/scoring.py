@@ -9,7 +9,7 @@ import torch
 
 from ichbench.data.dataset import LABELS, SUBTYPES, Subject
 from ichbench.evaluation.metrics import slice_counts, subject_scores
-from ichbench.inference.infer import binarize, predict_prob
+from ichbench.inference.infer import predict_masks
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 
@@ -34,7 +34,7 @@ def score_subjects(
     """Predict and score every subject; `tags` (model, fold, ...) are copied into every row."""
     scores = Scores()
     for s in subjects:
-        pred = binarize(predict_prob(model, s.image, protocol, device), protocol, threshold, uses_morphology(model))
+        pred = predict_masks(model, s.image, protocol, device, threshold, uses_morphology(model))
         add_subject(scores, s, pred, tags)
     return scores
 

@@ -48,24 +48,46 @@ def window_probs(
     return out.reshape(len(image), len(corners), size, size), corners
 
 
-def stitch_probs(probs: np.ndarray, corners: np.ndarray, shape: tuple[int, int], protocol: Protocol) -> np.ndarray:
-    """(S, N, h, w) window probabilities -> (S, H, W) slice probabilities."""
-    return post.stitch_batch(probs, corners, shape, protocol.post.weighting, threads=_threads())
+def kernels(protocol: Protocol, morphology: bool = True) -> tuple[int, int]:
+    """The protocol's (close, open) kernel sizes, or (0, 0) for a model that takes no morphology."""
+    return (protocol.post.close, protocol.post.open) if morphology else (0, 0)
 
 
-def binarize(
-    prob: np.ndarray, protocol: Protocol, threshold: float | None = None, morphology: bool = True
+def predict_masks(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    protocol: Protocol,
+    device: torch.device,
+    threshold: float,
+    morphology: bool = True,
 ) -> np.ndarray:
-    """The protocol's threshold (or the given one), then its closing and opening unless `morphology` is off."""
-    t = protocol.post.threshold if threshold is None else threshold
-    close, open_ = (protocol.post.close, protocol.post.open) if morphology else (0, 0)
-    return post.binarize(prob, t, close, open_, threads=_threads())
-
-
-def predict_prob(model: torch.nn.Module, image: np.ndarray, protocol: Protocol, device: torch.device) -> np.ndarray:
-    """(S, H, W) stitched probabilities of one subject's slices."""
+    """(S, H, W) uint8 masks of one subject's slices: every window predicted, then stitched, thresholded,
+    closed and opened in one pass (ichbench.post.stitch_binarize)."""
     probs, corners = window_probs(model, image, protocol, device)
-    return stitch_probs(probs, corners, image.shape[1:], protocol)
+    return post.stitch_binarize(
+        probs,
+        corners,
+        image.shape[1:],
+        threshold,
+        *kernels(protocol, morphology),
+        protocol.post.weighting,
+        threads=_threads(),
+    )
+
+
+def threshold_counts(
+    probs: np.ndarray,
+    corners: np.ndarray,
+    truth: np.ndarray,
+    protocol: Protocol,
+    thresholds: list[float],
+    morphology: bool = True,
+) -> np.ndarray:
+    """(S, T, 4) TP, FP, FN, TN per slice and threshold of stitched, post-processed window probabilities."""
+    truth = np.ascontiguousarray(truth, dtype=np.uint8)
+    return post.threshold_counts(
+        probs, corners, truth, thresholds, *kernels(protocol, morphology), protocol.post.weighting, threads=_threads()
+    )
 
 
 def _threads() -> int:

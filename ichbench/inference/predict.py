@@ -16,7 +16,7 @@ from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.data.scale import downsample_image, factor
 from ichbench.errors import DataError
 from ichbench.inference.bundle import Bundle, bundle_model
-from ichbench.inference.infer import binarize, predict_prob
+from ichbench.inference.infer import predict_masks
 from ichbench.inference.scan import Scan
 from ichbench.models.contract import uses_morphology
 
@@ -34,8 +34,7 @@ def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: boo
             f"{scan.source}: slices of {w} x {h} cannot be downsampled by {f} as the bundle's protocol does"
         )
     image = downsample_image(scan.image, f) if f > 1 else scan.image
-    prob = predict_prob(model.to(device), image, bundle.protocol, device)
-    mask = binarize(prob, bundle.protocol, threshold, uses_morphology(model))
+    mask = predict_masks(model.to(device), image, bundle.protocol, device, threshold, uses_morphology(model))
     return np.repeat(np.repeat(mask, f, axis=1), f, axis=2) if f > 1 else mask
 
 

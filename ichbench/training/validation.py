@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ichbench.data.dataset import Subject
-from ichbench.evaluation.metrics import paper_scores, slice_counts
-from ichbench.inference.infer import autocast, binarize, stitch_probs, to_input, window_probs
+from ichbench.evaluation.metrics import counts_at, paper_scores
+from ichbench.inference.infer import autocast, threshold_counts, to_input, window_probs
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 from ichbench.training.windows import WindowSampler, WindowSet
@@ -83,28 +83,22 @@ def validate_windows(model, windows: WindowSet, batch_size: int, device: torch.d
 def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple:
     """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
     curve against the grid thresholds, over every slice of the validation subjects."""
+    grid = [*protocol.post.threshold_grid, protocol.post.threshold]
     losses, sick = [], []
     for s in subjects:
         probs, corners = window_probs(model, s.image, protocol, device)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
-        if s.has_hemorrhage:
-            sick.append((s, stitch_probs(probs, corners, s.image.shape[1:], protocol)))
+        if s.has_hemorrhage:  # every threshold's counts from one read of the windows
+            sick.append(threshold_counts(probs, corners, s.mask, protocol, grid, uses_morphology(model)))
     loss = float(np.mean(losses)) if losses else math.nan
     if not sick:
         return loss, math.nan, []
-
-    morphology = uses_morphology(model)
-
-    def scores(t: float) -> np.ndarray:
-        masks = [(s, binarize(p, protocol, t, morphology)) for s, p in sick]
-        return np.array([paper_scores(slice_counts(m, s.mask)) for s, m in masks]).mean(0)
-
+    # (threshold, (dice, jaccard)): the paper's per-subject scores, averaged over subjects.
+    scores = np.array([[paper_scores(counts_at(c, j)) for c in sick] for j in range(len(grid))]).mean(1)
     curve = [
-        {"threshold": float(t), "dice": float(d), "jaccard": float(j)}
-        for t in protocol.post.threshold_grid
-        for d, j in [scores(t)]
+        {"threshold": float(t), "dice": float(d), "jaccard": float(jac)} for t, (d, jac) in zip(grid[:-1], scores[:-1])
     ]
-    return loss, float(scores(protocol.post.threshold)[1]), curve
+    return loss, float(scores[-1][1]), curve
 
 
 def best_point(curve: list[dict]) -> dict:
