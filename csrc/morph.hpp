@@ -72,6 +72,33 @@ inline void dilate_rows(BitImage& img, int k, std::vector<uint64_t>& a, std::vec
     }
 }
 
+// The same for k <= 64, where every shift is shorter than a word: one guard word on each side of the
+// row buffer replaces the bounds checks, and each doubling step is one in-place pass (ascending, so
+// b[i + 1] is read before it is updated).
+inline void dilate_rows_short(BitImage& img, int k, std::vector<uint64_t>& a, std::vector<uint64_t>& b) {
+    const int n = img.words, anchor = k / 2, wide = (img.width + k + 63) / 64;
+    a.assign(wide + 2, 0);
+    b.assign(wide + 2, 0);
+    uint64_t* A = a.data() + 1;  // A[-1] and A[wide] stay zero
+    uint64_t* B = b.data() + 1;
+    for (int y = 0; y < img.height; ++y) {
+        uint64_t* r = img.row(y);
+        for (int i = 0; i < n; ++i) A[i] = r[i];
+        for (int i = 0; i < wide; ++i) B[i] = (A[i] << anchor) | (A[i - 1] >> (64 - anchor));  // row(x - anchor)
+        int len = 1;
+        while (2 * len <= k) {
+            for (int i = 0; i < wide; ++i) B[i] |= (B[i] >> len) | (B[i + 1] << (64 - len));
+            len *= 2;
+        }
+        if (len < k) {
+            const int s = k - len;
+            for (int i = 0; i < wide; ++i) B[i] |= (B[i] >> s) | (B[i + 1] << (64 - s));
+        }
+        for (int i = 0; i < n; ++i) r[i] = B[i];
+        r[n - 1] &= img.tail_mask();
+    }
+}
+
 // Column-wise max over rows [y - k/2, y - k/2 + k - 1], via a zero-padded copy.
 inline void dilate_cols(BitImage& img, int k, std::vector<uint64_t>& pad) {
     const int n = img.words, anchor = k / 2, rows = img.height + k;
@@ -120,7 +147,11 @@ inline void invert(BitImage& img) {
 
 inline void dilate(BitImage& img, int k, MorphScratch& s) {
     if (k <= 1) return;
-    dilate_rows(img, k, s.a, s.b);
+    if (k <= 64) {
+        dilate_rows_short(img, k, s.a, s.b);
+    } else {
+        dilate_rows(img, k, s.a, s.b);
+    }
     dilate_cols(img, k, s.pad);
 }
 
