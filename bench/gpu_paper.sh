@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# The full `paper` protocol on the real CT-ICH v1.0.0 data, every model, on one CUDA GPU.
+# The full `paper` protocol on the real CT-ICH v1.0.0 data, every model, on one CUDA GPU, in slices
+# that fit a short allocation.
 #
-# Budget: 6 models x 5 folds x 100 epochs. Estimated (not yet measured on a GPU here) at about
-# 5 s per epoch on one H100 for the resnet34 models (3,600 training windows of 160 x 160 and a
-# validation pass over ~1,000 slices per epoch), so about 4 GPU-hours in all; the script stops
-# at BUDGET (default 6h) and the same command with RESUME=1 continues from the checkpoints.
-# Rows land in leaderboards/ctich-1.0.0__paper.csv with the GPU's name in the device column.
-set -euo pipefail
+# Budget: `ichbench plan --models all --protocol paper --data DATA` counts 533 PFLOP for the 25 learned
+# jobs (validation is now 4 to 20 percent of the training windows per epoch), a lower bound of 9 minutes
+# at an H100's peak bf16 rate; at a realistic 30 percent of peak, about half an hour. Not yet measured on
+# a GPU here. MINUTES (default 50) bounds one sitting: the run stops cleanly at an epoch boundary (exit
+# 3) and the same command continues from the checkpoints. When every job is done the rows land in
+# leaderboards/ with the GPU's name in the device column, and the evidence goes beside them.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/ctich-1.0.0}
 OUT=${OUT:-runs/ctich-paper-gpu}
-BUDGET=${BUDGET:-6h}
-extra=()
-[ "${RESUME:-0}" = 1 ] && extra+=(--resume)
+MINUTES=${MINUTES:-50}
+resume=()
+[ -f "$OUT/run.json" ] && resume=(--resume)
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-timeout "$BUDGET" ichbench run --models all --protocol paper --data "$DATA" --device cuda --out "$OUT" \
-  --leaderboard leaderboards "${extra[@]}"
+ichbench plan --models all --protocol paper --data "$DATA" --device cuda
+ichbench run --models all --protocol paper --data "$DATA" --device cuda --out "$OUT" \
+  --max-minutes "$MINUTES" --leaderboard leaderboards "${resume[@]}"
+status=$?
+if [ "$status" -eq 0 ]; then
+  ichbench evidence "$OUT" --out "leaderboards/runs/ctich-1.0.0__paper-gpu"
+elif [ "$status" -eq 3 ]; then
+  echo "stopped at the time limit; run this script again to continue"
+fi
+exit "$status"
