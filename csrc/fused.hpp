@@ -32,7 +32,7 @@ inline RowPlan plan_rows(const Layout& L) {
 }
 
 // Output row y of stitch_slice, bit for bit: the same windows added in the same order, then scaled.
-inline void stitch_row(const float* patches, const Layout& L, const RowPlan& P, const float* weight,
+ICHBENCH_HOT inline void stitch_row(const float* patches, const Layout& L, const RowPlan& P, const float* weight,
                        const float* recip, int y, float* buf) {
     std::fill(buf, buf + L.width, 0.0f);
     const std::size_t ps = std::size_t(L.h) * L.w;
