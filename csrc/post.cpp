@@ -136,40 +136,51 @@ py::array_t<uint8_t> py_binarize(const FloatArray& prob, float threshold, int cl
     return out;
 }
 
-// The shared checks of the fused paths: (B, N, h, w) windows over a (H, W) reciprocal-weight map.
-Layout fused_layout(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip) {
+// What both fused paths share: the checked layout of (B, N, h, w) windows over a (H, W) reciprocal map.
+struct FusedInputs {
+    Layout L;
+    const float* src;
+    const float* recip;
+    const float* weight;
+    std::size_t step;  // floats per slice of windows
+};
+
+FusedInputs fused_inputs(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
+                         const std::optional<FloatArray>& weight, int close_k, int open_k) {
     if (patches.ndim() != 4) throw std::invalid_argument("patches must have shape (B, N, h, w)");
     if (recip.ndim() != 2) throw std::invalid_argument("recip must have shape (H, W)");
+    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
     const Layout L = make_layout(corners, int(patches.shape(2)), int(patches.shape(3)), int(recip.shape(0)),
                                  int(recip.shape(1)));
     if (patches.shape(1) != L.n)
         throw std::invalid_argument(std::to_string(patches.shape(1)) + " windows but " + std::to_string(L.n) +
                                     " corners");
-    return L;
+    return {L, patches.data(), recip.data(), weight ? weight->data() : nullptr, std::size_t(L.n) * L.h * L.w};
+}
+
+// fn(slice index, its windows, row plan, scratch) for every slice, on `threads` threads, GIL released.
+template <typename Fn>
+void for_each_slice(const FusedInputs& in, int b, int threads, Fn fn) {
+    py::gil_scoped_release release;
+    const RowPlan plan = plan_rows(in.L);
+    parallel_for(b, threads, [&](int lo, int hi) {
+        FusedScratch scratch;
+        for (int i = lo; i < hi; ++i) fn(i, in.src + i * in.step, plan, scratch);
+    });
 }
 
 py::array_t<uint8_t> py_stitch_binarize(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
                                         std::optional<FloatArray> weight, float threshold, int close_k, int open_k,
                                         int threads) {
-    const Layout L = fused_layout(patches, corners, recip);
-    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    const FusedInputs in = fused_inputs(patches, corners, recip, weight, close_k, open_k);
     const int b = int(patches.shape(0));
-    py::array_t<uint8_t> out({b, L.height, L.width});
-    const float* src = patches.data();
-    const float* rp = recip.data();
-    const float* wp = weight ? weight->data() : nullptr;
+    py::array_t<uint8_t> out({b, in.L.height, in.L.width});
     uint8_t* dst = out.mutable_data();
-    const std::size_t in_step = std::size_t(L.n) * L.h * L.w, out_step = std::size_t(L.height) * L.width;
-    {
-        py::gil_scoped_release release;
-        const RowPlan plan = plan_rows(L);
-        parallel_for(b, threads, [&](int lo, int hi) {
-            FusedScratch scratch;
-            for (int i = lo; i < hi; ++i)
-                stitch_binarize_slice(src + i * in_step, L, plan, wp, rp, threshold, close_k, open_k,
-                                      dst + i * out_step, scratch);
-        });
-    }
+    const std::size_t out_step = std::size_t(in.L.height) * in.L.width;
+    for_each_slice(in, b, threads, [&](int i, const float* src, const RowPlan& plan, FusedScratch& scratch) {
+        stitch_binarize_slice(src, in.L, plan, in.weight, in.recip, threshold, close_k, open_k, dst + i * out_step,
+                              scratch);
+    });
     return out;
 }
 
@@ -177,29 +188,18 @@ py::array_t<int64_t> py_threshold_counts(const FloatArray& patches, const Corner
                                          const FloatArray& recip, std::optional<FloatArray> weight,
                                          const ByteArray& truth, const FloatArray& thresholds, int close_k,
                                          int open_k, int threads) {
-    const Layout L = fused_layout(patches, corners, recip);
-    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    const FusedInputs in = fused_inputs(patches, corners, recip, weight, close_k, open_k);
     const int b = int(patches.shape(0)), t = int(thresholds.size());
-    if (truth.ndim() != 3 || truth.shape(0) != b || truth.shape(1) != L.height || truth.shape(2) != L.width)
+    if (truth.ndim() != 3 || truth.shape(0) != b || truth.shape(1) != in.L.height || truth.shape(2) != in.L.width)
         throw std::invalid_argument("truth must have shape (B, H, W) matching the windows and the slice size");
     py::array_t<int64_t> out({b, t, 4});
-    const float* src = patches.data();
-    const float* rp = recip.data();
-    const float* wp = weight ? weight->data() : nullptr;
-    const float* tp = thresholds.data();
-    const uint8_t* gt = truth.data();
     int64_t* dst = out.mutable_data();
-    const std::size_t in_step = std::size_t(L.n) * L.h * L.w, gt_step = std::size_t(L.height) * L.width;
-    {
-        py::gil_scoped_release release;
-        const RowPlan plan = plan_rows(L);
-        parallel_for(b, threads, [&](int lo, int hi) {
-            FusedScratch scratch;
-            for (int i = lo; i < hi; ++i)
-                threshold_counts_slice(src + i * in_step, L, plan, wp, rp, gt + i * gt_step, tp, t, close_k, open_k,
-                                       dst + std::size_t(i) * t * 4, scratch);
-        });
-    }
+    const uint8_t* gt = truth.data();
+    const std::size_t gt_step = std::size_t(in.L.height) * in.L.width;
+    for_each_slice(in, b, threads, [&](int i, const float* src, const RowPlan& plan, FusedScratch& scratch) {
+        threshold_counts_slice(src, in.L, plan, in.weight, in.recip, gt + i * gt_step, thresholds.data(), t, close_k,
+                               open_k, dst + std::size_t(i) * t * 4, scratch);
+    });
     return out;
 }
 

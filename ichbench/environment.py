@@ -43,26 +43,19 @@ def _cpu_model() -> str:
 
 def git_commit(where: Path) -> str:
     """Short commit of the git checkout holding `where` (+dirty when tracked files differ), or 'unknown'."""
+    head = _git(where, "rev-parse", "--short", "HEAD")
+    if head is None:
+        return "unknown"
+    dirty = _git(where, "status", "--porcelain", "--untracked-files=no")
+    return head + ("+dirty" if dirty else "")
+
+
+def _git(where: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        out = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if out.returncode != 0:
-        return "unknown"
-    status = subprocess.run(
-        ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    return out.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def code_commit(fallback: Path) -> str:

@@ -148,3 +148,20 @@ def install_plugin(tmp_path: Path):
         return {"PYTHONPATH": str(target)}
 
     return install
+
+
+@pytest.fixture(scope="session")
+def opencv_binarize():
+    """The paper's OpenCV code, the reference for ichbench.post: threshold, MORPH_CLOSE then MORPH_OPEN."""
+    import cv2
+    import numpy as np
+
+    def reference(prob: np.ndarray, threshold: float, close: int, open_: int) -> np.ndarray:
+        mask = (prob > threshold).astype(np.uint8)
+        if close:
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
+        if open_:
+            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((open_, open_), np.uint8))
+        return mask
+
+    return reference

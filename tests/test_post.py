@@ -9,16 +9,6 @@ import pytest
 from ichbench import post
 
 
-def reference_binarize(prob: np.ndarray, threshold: float, close: int, open_: int) -> np.ndarray:
-    """The paper's OpenCV code: threshold, MORPH_CLOSE then MORPH_OPEN with ones kernels."""
-    mask = (prob > threshold).astype(np.uint8)
-    if close:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
-    if open_:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((open_, open_), np.uint8))
-    return mask
-
-
 def reference_stitch(patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     acc = np.zeros(shape, np.float64)
     count = np.zeros(shape, np.float64)
@@ -37,7 +27,7 @@ def random_blobs(rng: np.random.Generator, h: int, w: int, density: float) -> np
     return (smooth * density * 2).astype(np.float32)
 
 
-def test_binarize_bit_exact_with_opencv_on_random_masks() -> None:
+def test_binarize_bit_exact_with_opencv_on_random_masks(opencv_binarize) -> None:
     rng = np.random.default_rng(1234)
     for case in range(240):
         h, w = (int(v) for v in rng.integers(1, 260, 2))
@@ -45,17 +35,17 @@ def test_binarize_bit_exact_with_opencv_on_random_masks() -> None:
         threshold = float(rng.uniform(0.2, 0.8))
         close, open_ = (10, 5) if case % 3 == 0 else (int(v) for v in rng.integers(0, 16, 2))
         got = post.binarize(prob, threshold, close, open_)
-        want = reference_binarize(prob, threshold, close, open_)
+        want = opencv_binarize(prob, threshold, close, open_)
         assert got.dtype == np.uint8
         assert np.array_equal(got, want), f"case {case}: {h}x{w}, t={threshold}, close={close}, open={open_}"
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 9, 10, 11, 31, 64, 65, 70])
-def test_binarize_odd_and_even_kernels(k: int) -> None:
+def test_binarize_odd_and_even_kernels(k: int, opencv_binarize) -> None:
     rng = np.random.default_rng(k)
     prob = rng.random((97, 203)).astype(np.float32)
     for close, open_ in ((k, 0), (0, k), (k, k)):
-        assert np.array_equal(post.binarize(prob, 0.7, close, open_), reference_binarize(prob, 0.7, close, open_))
+        assert np.array_equal(post.binarize(prob, 0.7, close, open_), opencv_binarize(prob, 0.7, close, open_))
 
 
 def _edge_masks() -> dict[str, np.ndarray]:
@@ -80,9 +70,9 @@ def _edge_masks() -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("name", list(_edge_masks()))
 @pytest.mark.parametrize("kernels", [(10, 5), (3, 2), (2, 3), (0, 0), (1, 1)])
-def test_binarize_edge_cases(name: str, kernels: tuple[int, int]) -> None:
+def test_binarize_edge_cases(name: str, kernels: tuple[int, int], opencv_binarize) -> None:
     prob = _edge_masks()[name]
-    assert np.array_equal(post.binarize(prob, 0.5, *kernels), reference_binarize(prob, 0.5, *kernels))
+    assert np.array_equal(post.binarize(prob, 0.5, *kernels), opencv_binarize(prob, 0.5, *kernels))
 
 
 def test_binarize_threshold_is_strictly_greater_and_nan_is_background() -> None:

@@ -4,7 +4,6 @@ lesion-shaped inputs, and property-based (hypothesis) shapes and thresholds."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,16 +13,6 @@ from hypothesis import strategies as st
 from ichbench import post
 from ichbench.evaluation.metrics import slice_counts
 from ichbench.inference.morph_torch import binarize_torch
-
-
-def reference(prob: np.ndarray, threshold: float, close: int, open_: int) -> np.ndarray:
-    """The paper's OpenCV code: threshold, MORPH_CLOSE then MORPH_OPEN with ones kernels."""
-    mask = (prob > threshold).astype(np.uint8)
-    if close:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
-    if open_:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((open_, open_), np.uint8))
-    return mask
 
 
 def lesions(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
@@ -46,14 +35,16 @@ def windows(rng: np.random.Generator, shape: tuple[int, int], size: int, stride:
 
 @pytest.mark.parametrize("k", range(16))
 @pytest.mark.parametrize("shape", [(97, 130), (128, 96)])
-def test_fused_equals_opencv_for_every_kernel(k: int, shape: tuple[int, int]) -> None:
+def test_fused_equals_opencv_for_every_kernel(k: int, shape: tuple[int, int], opencv_binarize) -> None:
     rng = np.random.default_rng(k)
     for kind in ("random", "lesions"):
         patches, corners = windows(rng, shape, 32, 16, kind)
         prob = post.stitch(patches, corners, shape)
         for close, open_ in ((k, 0), (0, k), (k, max(k // 2, 0)), (k, k)):
             got = post.stitch_binarize(patches, corners, shape, 0.45, close, open_)
-            np.testing.assert_array_equal(got, reference(prob, 0.45, close, open_), err_msg=f"{kind} {close}/{open_}")
+            np.testing.assert_array_equal(
+                got, opencv_binarize(prob, 0.45, close, open_), err_msg=f"{kind} {close}/{open_}"
+            )
 
 
 @settings(max_examples=40, deadline=None)
@@ -67,11 +58,11 @@ def test_fused_equals_opencv_for_every_kernel(k: int, shape: tuple[int, int]) ->
     seed=st.integers(0, 2**16),
     kind=st.sampled_from(["random", "lesions"]),
 )
-def test_fused_and_counts_property(height, width, size, threshold, close, open_, seed, kind) -> None:
+def test_fused_and_counts_property(opencv_binarize, height, width, size, threshold, close, open_, seed, kind) -> None:
     rng = np.random.default_rng(seed)
     patches, corners = windows(rng, (height, width), size, max(1, size // 2), kind)
     prob = post.stitch(patches, corners, (height, width))
-    expected = reference(prob, threshold, close, open_)
+    expected = opencv_binarize(prob, threshold, close, open_)
     np.testing.assert_array_equal(
         post.stitch_binarize(patches, corners, (height, width), threshold, close, open_), expected
     )
