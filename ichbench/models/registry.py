@@ -7,29 +7,17 @@ in `ichbench.models.contract`.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from ichbench.errors import ModelError
 from ichbench.models.contract import input_multiple
-from ichbench.plugins import discover
+from ichbench.plugins import Plugin, discover
 
 GROUP = "ichbench.models"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """One registered architecture."""
-
-    name: str
-    factory: Callable
-    source: str  # the distribution that registered it
-    target: str  # module:function
-
-
-def available_models() -> dict[str, ModelInfo]:
-    """Name -> ModelInfo of every model that loaded."""
-    return {n: ModelInfo(n, p.obj, p.source, p.target) for n, p in discover(GROUP).plugins.items()}
+def available_models() -> dict[str, Plugin]:
+    """Name -> the registered architecture (its factory in `.obj`, `.source` distribution, `.target`)."""
+    return discover(GROUP).plugins
 
 
 def broken_models() -> tuple[tuple[str, str], ...]:
@@ -57,7 +45,7 @@ def create_model(name: str, in_channels: int = 1, **kw: object):
     info = available_models().get(name)
     if info is None:
         raise ModelError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    return info.factory(in_channels=in_channels, **kw)
+    return info.obj(in_channels=in_channels, **kw)
 
 
 def check_window(name: str, size: int, **kw: object) -> None:
