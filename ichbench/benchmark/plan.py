@@ -17,10 +17,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ichbench.data.dataset import Dataset, Subject
 from ichbench.data.splits import Fold
+from ichbench.inference.infer import prepare_model
 from ichbench.models.contract import trainable
 from ichbench.models.registry import create_model
 from ichbench.post import grid
 from ichbench.protocol import Protocol
+from ichbench.training.train import job_seed
 from ichbench.training.windows import select_windows
 
 # Published peak dense bf16 tensor throughput (TFLOP/s, without sparsity), SXM parts where there are two.
@@ -62,7 +64,7 @@ def grid_windows(subjects: list[Subject], protocol: Protocol) -> int:
 
 def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int, int, int]:
     """(training windows per epoch, validation windows per epoch, windows predicted once) of a fold."""
-    size, stride, seed = protocol.windows.size, protocol.windows.stride, protocol.training.seed * 1000 + fold.fold
+    size, stride, seed = protocol.windows.size, protocol.windows.stride, job_seed(protocol, fold.fold)
     train, val, test = dataset.subset(fold.train), dataset.subset(fold.val), dataset.subset(fold.test)
     n_train = len(select_windows(train, size, stride, seed)[1])
     once = grid_windows(test, protocol)
@@ -77,8 +79,6 @@ def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int
 
 def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batch: int = 4) -> float:
     """Measured seconds of one training window (forward, backward, Adam step) on this device."""
-    from ichbench.inference.infer import prepare_model
-
     model = prepare_model(create_model(name, **protocol.models.get(name, {})), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     size = protocol.windows.size
