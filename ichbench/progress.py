@@ -45,8 +45,10 @@ class Reporter:
 
     def epoch_done(self, key: str, row: dict) -> None:
         """One epoch of a job finished."""
-        val = row.get("val_jaccard", math.nan)
-        info = f"loss {row['train_loss']:.4f}  val J {val:.3f}"
+        if "val_jaccard_loss" in row:  # select = val_soft_jaccard: the original's monitor
+            info = f"loss {row['train_loss']:.4f}  val J loss {row['val_jaccard_loss']:.3f}"
+        else:
+            info = f"loss {row['train_loss']:.4f}  val J {row.get('val_jaccard', math.nan):.3f}"
         self.progress.update(self.tasks[key], completed=row["epoch"] + 1, info=info)
         log.info("job %s epoch %d: %s", key, row["epoch"], info)
 
