@@ -90,3 +90,13 @@ def test_a_run_excludes_the_protocol_subjects_before_the_folds(tmp_path: Path, c
     assert "002" not in subjects and len(subjects) == 5
     fitted = json.loads((tmp_path / "r" / "jobs" / "threshold-fixed" / "fold0" / "result.json").read_text())["fitted"]
     assert fitted == {"low": 140.0, "high": 230.0}  # the paper's band, never fitted
+
+
+def test_the_progress_line_names_the_monitor_of_the_select_rule(caplog: pytest.LogCaptureFixture) -> None:
+    from ichbench.progress import Reporter
+
+    with caplog.at_level("INFO", logger="ichbench"), Reporter(enabled=False) as reporter:
+        reporter.job_started("unet/fold0", 2)
+        reporter.epoch_done("unet/fold0", {"epoch": 0, "train_loss": 0.5, "val_jaccard_loss": 0.75})
+        reporter.epoch_done("unet/fold0", {"epoch": 1, "train_loss": 0.4, "val_jaccard": 0.25})
+    assert "val J loss 0.750" in caplog.text and "val J 0.250" in caplog.text
