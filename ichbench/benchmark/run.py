@@ -18,7 +18,7 @@ from ichbench.benchmark.outputs import finish
 from ichbench.benchmark.plan import describe, plan
 from ichbench.data.dataset import Dataset
 from ichbench.data.protocol_data import protocol_dataset
-from ichbench.data.splits import load_splits, make_splits, save_splits
+from ichbench.data.splits import folds_for, save_splits
 from ichbench.environment import code_commit, describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
 from ichbench.leaderboard import default_directory
@@ -50,11 +50,6 @@ class RunConfig:
     notify: Callable[[str], None] | None = None  # where the cost estimate goes before jobs start
 
 
-def load_data(config: RunConfig) -> Dataset:
-    """The given data folder, or the protocol's phantom, less the subjects the protocol excludes."""
-    return protocol_dataset(config.protocol, config.data)
-
-
 def run(config: RunConfig) -> pd.DataFrame:
     """Run the (model, fold) jobs and return the summary (one row per model).
 
@@ -64,7 +59,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     for name in config.models:
         check_window(name, config.protocol.windows.size, **config.protocol.models.get(name, {}))
     device = resolve_device(config.device)
-    dataset = load_data(config)
+    dataset = protocol_dataset(config.protocol, config.data)
     meta = _prepare(config, dataset, device)
     handler = _log_to(config.out / "log.txt")
     try:
@@ -171,11 +166,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
 def _splits(config: RunConfig, dataset: Dataset) -> list:
     path = config.out / "splits.json"
     source = config.splits if config.splits is not None else (path if path.exists() else None)
-    if source is not None:
-        folds = load_splits(source, dataset)
-    else:
-        cv = config.protocol.cv
-        folds = make_splits(dataset, cv.folds, cv.seed, cv.val_fraction)
+    folds = folds_for(dataset, config.protocol.cv, source)
     if source != path:
         save_splits(path, folds, dataset, config.protocol.cv.seed)
     return folds

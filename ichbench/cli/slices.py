@@ -41,19 +41,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import torch
 
     from ichbench.benchmark.plan import describe, plan
-    from ichbench.benchmark.run import RunConfig, load_data
-    from ichbench.data.splits import load_splits, make_splits
+    from ichbench.data.protocol_data import protocol_dataset
+    from ichbench.data.splits import folds_for
     from ichbench.environment import resolve_device
     from ichbench.models.registry import resolve
     from ichbench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
     models = resolve(args.models)
-    dataset = load_data(RunConfig(models=models, protocol=protocol, out=Path("."), data=args.data))
-    cv = protocol.cv
-    folds = (
-        load_splits(args.splits, dataset) if args.splits else make_splits(dataset, cv.folds, cv.seed, cv.val_fraction)
-    )
+    dataset = protocol_dataset(protocol, args.data)
+    folds = folds_for(dataset, protocol.cv, args.splits)
     doc = plan(models, protocol, dataset, folds, torch.device(resolve_device(args.device)), not args.no_calibrate)
     if args.json:
         print(json.dumps(doc))

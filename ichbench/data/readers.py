@@ -45,14 +45,6 @@ def available_readers() -> list[Reader]:
     return sorted(readers, key=lambda r: (r.priority, r.name))
 
 
-def get_reader(name: str) -> Reader:
-    """The reader of a layout name."""
-    for reader in available_readers():
-        if reader.name == name:
-            return reader
-    raise DataError(f"no reader for layout {name!r}; available: {', '.join(r.name for r in available_readers())}")
-
-
 def detect_reader(root: Path) -> Reader:
     """The first reader that can open a data folder; a clear error naming every layout tried otherwise."""
     root = Path(root)
@@ -68,8 +60,3 @@ def detect_reader(root: Path) -> Reader:
         raise DataError(f"{root}: the folder is empty")
     tried = "; ".join(f"{r.expects} ({r.name})" for r in readers)
     raise DataError(f"{root}: cannot tell the layout: expected {tried}")
-
-
-def detect_layout(root: Path) -> str:
-    """The layout name of a data folder (see detect_reader)."""
-    return detect_reader(root).name

@@ -11,6 +11,7 @@ import numpy as np
 from ichbench.atomic import atomic_write_text
 from ichbench.data.dataset import Dataset
 from ichbench.errors import DataError
+from ichbench.protocol import CV
 
 
 @dataclass
@@ -44,6 +45,11 @@ def make_splits(ds: Dataset, k: int = 5, seed: int = 0, val_fraction: float = 0.
         train = [s for s in pool if s not in set(val)]
         folds.append(Fold(fold=i, train=train, val=val, test=sorted(test)))
     return folds
+
+
+def folds_for(ds: Dataset, cv: CV, path: Path | None = None) -> list[Fold]:
+    """The folds in a split file when one is given, else the protocol's seeded folds of `ds`."""
+    return load_splits(path, ds) if path is not None else make_splits(ds, cv.folds, cv.seed, cv.val_fraction)
 
 
 def _validation(pool: list[str], positive: set[str], fraction: float, rng: np.random.Generator) -> list[str]:
