@@ -9,7 +9,6 @@ so every metric of a row can be recomputed from it.
 from __future__ import annotations
 
 import gzip
-import json
 import shutil
 from pathlib import Path
 
@@ -17,15 +16,6 @@ from ichbench.atomic import atomic_write_bytes
 from ichbench.errors import RunError
 
 FILES = ("run.json", "protocol.toml", "splits.json", "summary.csv")
-
-
-def read_result(job_dir: Path) -> dict | None:
-    """A finished job's result from a run directory (result.json) or an evidence folder (.json.gz)."""
-    if (job_dir / "result.json").is_file():
-        return json.loads((job_dir / "result.json").read_text())
-    if (job_dir / "result.json.gz").is_file():
-        return json.loads(gzip.decompress((job_dir / "result.json.gz").read_bytes()))
-    return None
 
 
 def export_evidence(run_dir: Path, out: Path) -> list[str]:

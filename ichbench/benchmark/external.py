@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.benchmark.outputs import leaderboard_rows, write_outputs
+from ichbench.benchmark.outputs import evidence_source, leaderboard_rows, write_outputs
 from ichbench.data.protocol_data import protocol_dataset
 from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
@@ -59,5 +59,5 @@ def evaluate_bundle(
         json.dumps({"bundle": str(bundle_dir), "ensemble": ensemble, "rows": rows}, indent=1, default=str),
     )
     if board is not None:
-        append_leaderboard(board, rows)
+        append_leaderboard(board, rows, evidence_source(out, [result], bundle.protocol, meta))
     return summary

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.benchmark.evidence import read_result
 from ichbench.benchmark.outputs import finish
 from ichbench.errors import RunError
+from ichbench.leaderboard.evidence import read_result
 from ichbench.protocol import load_protocol
 
 SAME = ("protocol_hash", "dataset_fingerprint")

@@ -14,8 +14,9 @@ import pandas as pd
 
 from ichbench.atomic import atomic_write_text
 from ichbench.environment import code_commit
-from ichbench.evaluation.metrics import METRICS, summarize
+from ichbench.evaluation.metrics import METRICS, summarize_results
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.leaderboard.evidence import Source
 from ichbench.protocol import Protocol
 
 log = logging.getLogger("ichbench.benchmark")
@@ -30,9 +31,15 @@ def finish(
     rows = leaderboard_rows(complete, meta, board, out)
     atomic_write_text(out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
     if board is not None and rows:
-        path = append_leaderboard(board, rows)
+        path = append_leaderboard(board, rows, evidence_source(out, results, protocol, meta))
         log.info("appended %d row(s) to %s", len(rows), path)
     return summary
+
+
+def evidence_source(out: Path, results: list[dict], protocol: Protocol, meta: dict) -> Source:
+    """What the rows' evidence is written from: the results, the protocol, run.json and the run's splits."""
+    splits = out / "splits.json"
+    return Source(results, protocol.to_toml(), meta, splits.read_bytes() if splits.is_file() else None)
 
 
 def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.DataFrame:
@@ -43,11 +50,7 @@ def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.Data
     rows = []
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
-        metrics = summarize(
-            per_slice[per_slice.model == model],
-            per_subject[per_subject.model == model],
-            protocol.metrics.detection_pixels,
-        )
+        metrics = summarize_results(mine, protocol.metrics.detection_pixels)
         rows.append(
             {
                 "model": model,

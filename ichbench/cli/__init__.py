@@ -7,10 +7,10 @@ import sys
 import warnings
 
 from ichbench import __version__
-from ichbench.cli import bench, data, deploy, report, slices
+from ichbench.cli import bench, board, data, deploy, report, slices
 from ichbench.errors import IchbenchError, Incomplete
 
-TOPICS = [bench, slices, data, deploy, report]
+TOPICS = [bench, board, slices, data, deploy, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`ichbench run`, `ichbench list` and `ichbench leaderboard`."""
+"""`ichbench run` and `ichbench list`."""
 
 from __future__ import annotations
 
@@ -52,13 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("pattern", nargs="?", default="*")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_list)
-
-    board = sub.add_parser("leaderboard", help="print the leaderboard")
-    board.add_argument("--dir", type=Path, default=None, help="leaderboard folder (default: --where)")
-    board.add_argument("--where", action="store_true", help="print the default leaderboard folder and exit")
-    board.add_argument("--json", action="store_true")
-    board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")
-    board.set_defaults(func=cmd_leaderboard)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -178,26 +171,4 @@ def cmd_list(args: argparse.Namespace) -> int:
     console.print(table)
     for b in broken:
         console.print(f"[red]broken plugin {b['name']}: {b['error']}[/red]")
-    return 0
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    """Print (or re-render) the leaderboard."""
-    from ichbench.atomic import atomic_write_text
-    from ichbench.errors import RunError
-    from ichbench.leaderboard import default_directory, read, render
-
-    if args.where:
-        print(default_directory())
-        return 0
-    directory = args.dir or default_directory()
-    boards = read(directory)
-    if not boards:
-        raise RunError(f"{directory}: no leaderboard CSV files (the published tables: --dir leaderboards)")
-    if args.render:
-        atomic_write_text(directory / "README.md", render(directory))
-    if args.json:
-        print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in boards.items()}))
-    else:
-        Console().print(render(directory))
     return 0

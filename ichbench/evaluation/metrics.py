@@ -95,18 +95,23 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~eroded
 
 
-def subject_scores(pred: np.ndarray, truth: np.ndarray, counts: dict[str, np.ndarray]) -> dict[str, float]:
-    """Per-subject metrics; NaN where a subject has no hemorrhage (they are averaged over those that do)."""
-    has = bool(np.asarray(truth).any())
+def count_scores(counts: dict[str, np.ndarray]) -> dict[str, float]:
+    """The per-subject metrics that follow from its per-slice counts alone (all but hd95)."""
+    has = bool(np.asarray(counts["truth_pixels"]).sum() > 0)
     d_paper, j_paper = paper_scores(counts)
-    tp, fp, fn = (float(counts[k].sum()) for k in ("tp", "fp", "fn"))
+    tp, fp, fn = (float(np.asarray(counts[k]).sum()) for k in ("tp", "fp", "fn"))
     return {
         "has_hemorrhage": has,
         "dice_paper": d_paper,
         "jaccard_paper": j_paper,
         "dice_3d": dice(tp, fp, fn) if has else math.nan,
-        "hd95": hd95(pred, truth) if has else math.nan,
     }
+
+
+def subject_scores(pred: np.ndarray, truth: np.ndarray, counts: dict[str, np.ndarray]) -> dict[str, float]:
+    """One subject's metrics from its (S, H, W) prediction and truth and their per-slice counts."""
+    scores = count_scores(counts)
+    return {**scores, "hd95": hd95(pred, truth) if scores["has_hemorrhage"] else math.nan}
 
 
 def detection(per_slice: pd.DataFrame, min_pixels: int, truth_scale: int = 1) -> dict[str, float]:
@@ -154,3 +159,10 @@ def summarize(per_slice: pd.DataFrame, per_subject: pd.DataFrame, min_pixels: in
         values = values[~np.isnan(values)]
         out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
     return out
+
+
+def summarize_results(results: list[dict], min_pixels: int) -> dict[str, float]:
+    """`summarize` over the finished jobs (folds) of one model, from their per-slice and per-subject rows."""
+    per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
+    per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
+    return summarize(per_slice, per_subject, min_pixels)

@@ -1,0 +1,83 @@
+"""`ichbench leaderboard`: print a leaderboard, verify its rows from their evidence, attach old rows' evidence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the leaderboard subcommand."""
+    board = sub.add_parser(
+        "leaderboard",
+        help="print the leaderboard; verify every row from its evidence; attach evidence to old rows",
+    )
+    board.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "verify", "attach"],
+        default="show",
+        help="show (default); verify: recompute every row from its evidence, exit 1 on any difference; "
+        "attach: give rows without evidence theirs (from --from or their run directory) or mark them unverifiable",
+    )
+    board.add_argument("--dir", type=Path, default=None, help="leaderboard folder (default: --where)")
+    board.add_argument("--where", action="store_true", help="print the default leaderboard folder and exit")
+    board.add_argument("--json", action="store_true")
+    board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")
+    board.add_argument(
+        "--from", dest="sources", type=Path, nargs="*", default=[], help="attach: run or evidence folders"
+    )
+    board.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Print, re-render, verify or attach evidence to the leaderboard."""
+    from ichbench.leaderboard import default_directory
+
+    if args.where:
+        print(default_directory())
+        return 0
+    directory = args.dir or default_directory()
+    if args.action in ("verify", "attach"):
+        from ichbench.leaderboard.verify import attach, verify
+
+        checks = verify(directory) if args.action == "verify" else attach(directory, args.sources)
+        return _print_checks(checks, args.json)
+    return _show(directory, args)
+
+
+def _show(directory: Path, args: argparse.Namespace) -> int:
+    from ichbench.atomic import atomic_write_text
+    from ichbench.errors import RunError
+    from ichbench.leaderboard import read, render
+
+    boards = read(directory)
+    if not boards:
+        raise RunError(f"{directory}: no leaderboard CSV files (the published tables: --dir leaderboards)")
+    if args.render:
+        atomic_write_text(directory / "README.md", render(directory))
+    if args.json:
+        print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in boards.items()}))
+    else:
+        Console().print(render(directory))
+    return 0
+
+
+def _print_checks(checks: list, as_json: bool) -> int:
+    """One line per row; exit 1 when any row failed (unverifiable rows are listed, not failed)."""
+    failed = [c for c in checks if c.status == "failed"]
+    if as_json:
+        print(json.dumps([c.__dict__ for c in checks]))
+    else:
+        table = Table("table", "row", "model", "status", "detail")
+        colour = {"ok": "green", "unverifiable": "yellow", "failed": "red"}
+        for c in checks:
+            table.add_row(c.table, str(c.row), c.model, f"[{colour[c.status]}]{c.status}[/]", c.detail)
+        Console(width=200).print(table)
+        counts = {s: sum(c.status == s for c in checks) for s in colour}
+        print(f"{counts['ok']} verified, {counts['unverifiable']} unverifiable, {counts['failed']} failed")
+    return 1 if failed else 0

@@ -1,0 +1,87 @@
+"""The versioned leaderboard: one CSV per (data set, protocol version), rows appended under a file lock."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import platformdirs
+from filelock import FileLock
+
+from ichbench.atomic import atomic_write_text
+from ichbench.evaluation.metrics import METRICS
+from ichbench.leaderboard.evidence import Source, write_row_evidence
+from ichbench.leaderboard.page import render
+
+ID_COLUMNS = ["date", "model", "kind", "params"]
+METRIC_COLUMNS = [c for m in METRICS for c in (m, f"{m}_std")]
+META_COLUMNS = [
+    "folds",
+    "epochs",
+    "wall_s",
+    "device",
+    "torch",
+    "ichbench",
+    "commit",
+    "protocol",
+    "protocol_hash",
+    "dataset",
+    "dataset_fingerprint",
+    "trained_on",
+    "run",
+    "evidence",
+    "evidence_sha256",
+]
+COLUMNS = ID_COLUMNS + METRIC_COLUMNS + META_COLUMNS
+
+
+def default_directory() -> Path:
+    """Where runs append by default: $ICHBENCH_LEADERBOARD, else the user's data folder (never the checkout)."""
+    env = os.environ.get("ICHBENCH_LEADERBOARD")
+    return Path(env) if env else platformdirs.user_data_path("ichbench") / "leaderboards"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "unnamed"
+
+
+def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str) -> Path:
+    """`<dataset>__<protocol>.csv`; rows of another protocol hash go to `..__<protocol>-<hash>.csv`."""
+    base = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
+    if not base.exists() or _hash_of(base) in (None, protocol_hash):
+        return base
+    return base.with_name(f"{_slug(dataset)}__{_slug(protocol)}-{protocol_hash[:8]}.csv")
+
+
+def _hash_of(path: Path) -> str | None:
+    hashes = pd.read_csv(path, usecols=["protocol_hash"], dtype=str)["protocol_hash"].dropna().unique()
+    return hashes[0] if len(hashes) else None
+
+
+def append(directory: Path, rows: list[dict], source: Source | None = None) -> Path:
+    """Append rows (one data set and protocol) atomically under a lock; returns the CSV's path.
+
+    With `source`, each row's evidence is written under `directory/runs/` first and the row points to it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    first = rows[0]
+    with FileLock(str(directory / ".leaderboard.lock"), timeout=120):
+        if source is not None:
+            rows = [write_row_evidence(directory, row, source) for row in rows]
+        path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
+        old = path.read_text() if path.exists() else ""
+        buf = io.StringIO()
+        if old and old.splitlines()[0].split(",") != COLUMNS:
+            # A table from an older version: the same rows, new columns added (empty for the old rows).
+            frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+            extra = [c for c in frame.columns if c not in COLUMNS]
+            frame[COLUMNS + extra].to_csv(buf, index=False, float_format="%.6g")
+            atomic_write_text(path, buf.getvalue())
+        else:
+            pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
+            atomic_write_text(path, old + buf.getvalue())
+        atomic_write_text(directory / "README.md", render(directory))
+    return path

@@ -1,0 +1,179 @@
+"""`ichbench leaderboard verify` and `attach`: recompute every row from its evidence; give old rows theirs.
+
+A row verifies when its evidence folder exists, hashes to the row's `evidence_sha256`, was made under
+the row's protocol and data set, and every metric, the fold count and the parameter count recomputed
+from its per-slice counts equal the row's (to the 6 significant digits the table keeps).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock
+
+from ichbench.atomic import atomic_write_text
+from ichbench.errors import IchbenchError
+from ichbench.evaluation.metrics import METRICS, count_scores, summarize_results
+from ichbench.leaderboard.evidence import UNVERIFIABLE, Source, digest, model_results, write_row_evidence
+from ichbench.leaderboard.page import render
+from ichbench.protocol import parse_protocol
+
+CHECKED = ["folds", "params"] + [c for m in METRICS for c in (m, f"{m}_std")]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome for one row: status is "ok", "unverifiable" (said so in the row) or "failed"."""
+
+    table: str
+    row: int
+    model: str
+    status: str
+    detail: str = ""
+
+
+def recompute(folder: Path, model: str) -> dict[str, float]:
+    """A model's fold count, parameter count and every metric, from an evidence folder or run directory."""
+    results = model_results(folder, model)
+    if not results:
+        raise IchbenchError(f"{folder}: no finished job of {model}")
+    toml = Path(folder) / "protocol.toml"
+    if not toml.is_file():
+        raise IchbenchError(f"{folder}: no protocol.toml")
+    protocol = parse_protocol(toml.read_text(), str(toml))
+    inconsistent = [m for r in results for m in _subject_mismatches(r)]
+    if inconsistent:
+        raise IchbenchError(f"{folder}: per-subject rows disagree with their per-slice counts: {inconsistent[0]}")
+    metrics = summarize_results(results, protocol.metrics.detection_pixels)
+    return {"folds": len(results), "params": results[0]["params"], **metrics}
+
+
+def _subject_mismatches(result: dict) -> list[str]:
+    """Per-subject scores that do not follow from the job's per-slice counts (hd95 needs masks: not checked)."""
+    per_slice = pd.DataFrame(result["per_slice"])
+    bad = []
+    for subject in result["per_subject"]:
+        mine = per_slice[per_slice["subject"].astype(str) == str(subject["subject"])]
+        counts = {k: mine[k].to_numpy() for k in ("tp", "fp", "fn", "truth_pixels")}
+        for key, want in count_scores(counts).items():
+            if not _same(subject[key], want, rel_tol=1e-9):
+                bad.append(f"fold {result['fold']} subject {subject['subject']} {key} {subject[key]} != {want}")
+    return bad
+
+
+def _number(value: Any) -> float:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return math.nan
+    return float(value)
+
+
+def _same(a: Any, b: Any, rel_tol: float) -> bool:
+    """Equal as numbers within rel_tol; NaN equals NaN."""
+    x, y = _number(a), _number(b)
+    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rel_tol, abs_tol=1e-9)
+
+
+def differences(row: Mapping[str, Any], recomputed: Mapping[str, float]) -> list[str]:
+    """The columns where the row differs from the recomputed values (NaN equals NaN)."""
+    # The table keeps 6 significant digits.
+    return [
+        f"{c} {_number(row.get(c)):g} != {_number(recomputed[c]):g}"
+        for c in CHECKED
+        if not _same(row.get(c), recomputed[c], rel_tol=1e-5)
+    ]
+
+
+def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
+    """Where the evidence disagrees with the row about how it was made (protocol, data set)."""
+    meta = json.loads((folder / "run.json").read_text())
+    toml = folder / "protocol.toml"
+    protocol = parse_protocol(toml.read_text(), str(toml))
+    bad = [
+        f"{key} {meta.get(key)} != {row[key]}"
+        for key in ("protocol_hash", "dataset_fingerprint")
+        if str(meta.get(key)) != str(row[key])
+    ]
+    if str(row["protocol_hash"]) not in (protocol.hash_for(True), protocol.hash_for(False)):
+        bad.append(f"protocol.toml hashes to {protocol.hash}, not {row['protocol_hash']}")
+    return bad
+
+
+def check_row(directory: Path, table: str, index: int, row: Mapping[str, Any]) -> Check:
+    """Verify one row against its evidence."""
+    evidence = str(row.get("evidence") or "").strip()
+    done = lambda status, detail="": Check(table, index, str(row["model"]), status, detail)  # noqa: E731
+    if evidence.startswith(UNVERIFIABLE):
+        return done("unverifiable", evidence)
+    if not evidence or evidence == "nan":
+        return done("failed", "no evidence recorded")
+    folder = Path(directory) / evidence
+    if not folder.is_dir():
+        return done("failed", f"evidence folder {folder} is missing")
+    if digest(folder) != str(row.get("evidence_sha256")):
+        return done("failed", f"{folder}: contents do not hash to the row's evidence_sha256")
+    try:
+        bad = _provenance(folder, row) + differences(row, recompute(folder, str(row["model"])))
+    except (IchbenchError, OSError, ValueError, KeyError) as exc:  # damaged evidence is a failed row
+        return done("failed", f"{folder}: {exc}")
+    return done("failed", "; ".join(bad)) if bad else done("ok", evidence)
+
+
+def _tables(directory: Path) -> list[Path]:
+    tables = sorted(Path(directory).glob("*.csv"))
+    if not tables:
+        raise IchbenchError(f"{directory}: no leaderboard CSV files")
+    return tables
+
+
+def verify(directory: Path) -> list[Check]:
+    """Check every row of every table in a leaderboard folder."""
+    checks = []
+    for path in _tables(directory):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        checks += [check_row(directory, path.name, i, row) for i, row in frame.iterrows()]
+    return checks
+
+
+def _attach_row(directory: Path, row: dict, sources: list[Path]) -> dict:
+    """The row with its evidence written from the first source whose results reproduce it, else marked."""
+    candidates = [*sources, Path(row["run"])] if row.get("run") else list(sources)
+    for source in candidates:
+        try:
+            if (source / "run.json").is_file() and not _provenance(source, row):
+                if not differences(row, recompute(source, row["model"])):
+                    splits = source / "splits.json"
+                    src = Source(
+                        model_results(source, row["model"]),
+                        (source / "protocol.toml").read_text(),
+                        json.loads((source / "run.json").read_text()),
+                        splits.read_bytes() if splits.is_file() else None,
+                    )
+                    return write_row_evidence(directory, row, src)
+        except (IchbenchError, OSError, ValueError, KeyError):
+            continue  # not this one
+    gone = f"its run directory {row['run']} was gone" if row.get("run") and not Path(row["run"]).exists() else ""
+    why = gone or "no folder given holds results that reproduce it"
+    return {**row, "evidence": f"{UNVERIFIABLE}: {why} when rows began to keep evidence"}
+
+
+def attach(directory: Path, sources: list[Path]) -> list[Check]:
+    """Give every row without evidence its evidence from `sources` (or its own run directory), else mark it."""
+    directory = Path(directory)
+    with FileLock(str(directory / ".leaderboard.lock"), timeout=120):
+        for path in _tables(directory):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # strings: other cells kept byte for byte
+            for column in ("evidence", "evidence_sha256"):
+                if column not in frame.columns:
+                    frame[column] = ""
+            rows = [
+                _attach_row(directory, row, sources) if not row["evidence"] else row for row in frame.to_dict("records")
+            ]
+            atomic_write_text(path, pd.DataFrame(rows, columns=frame.columns).to_csv(index=False))
+        atomic_write_text(directory / "README.md", render(directory))
+    return verify(directory)
