@@ -19,6 +19,7 @@ LAYERS = [
         "ichbench.post",
         "ichbench._post",
         "ichbench.plugins",
+        "ichbench.runlock",
     },
     {"ichbench.data"},
     {"ichbench.models"},

@@ -17,12 +17,18 @@ from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.bundle import bundle_model, load_bundle
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.runlock import hold
 
 
 def evaluate_bundle(
     bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool = False, board: Path | None = None
 ) -> pd.DataFrame:
     """Score a bundle on a data set: the same CSVs and summary as a run, and an 'external' leaderboard row."""
+    with hold(out):
+        return _evaluate(bundle_dir, data, out, device, ensemble, board)
+
+
+def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool, board: Path | None) -> pd.DataFrame:
     start = time.perf_counter()
     bundle = load_bundle(bundle_dir, device)
     dataset = protocol_dataset(bundle.protocol, data)
@@ -40,7 +46,6 @@ def evaluate_bundle(
         "per_subject": scores.per_subject,
         "seconds": time.perf_counter() - start,
     }
-    out.mkdir(parents=True, exist_ok=True)
     summary = write_outputs(out, [result], bundle.protocol)
     atomic_save(out / "predictions.npz", lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
     meta = {

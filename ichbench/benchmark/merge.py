@@ -22,6 +22,7 @@ from ichbench.benchmark.outputs import finish
 from ichbench.errors import RunError
 from ichbench.leaderboard.evidence import read_result
 from ichbench.protocol import load_protocol
+from ichbench.runlock import hold
 
 SAME = ("protocol_hash", "dataset_fingerprint")
 KEPT_FILES = ("result.json", "predictions.npz", "best.pt")
@@ -51,6 +52,11 @@ def merge(dirs: list[Path], out: Path, board: Path | None) -> Merged:
                 )
         if s != splits[0]:
             raise RunError(f"{d}/splits.json: the folds differ from {dirs[0]}/splits.json")
+    with hold(out):
+        return _merge_into(dirs, out, board, metas, splits)
+
+
+def _merge_into(dirs: list[Path], out: Path, board: Path | None, metas: list[dict], splits: list[dict]) -> Merged:
     if (out / "run.json").exists():
         raise RunError(f"{out}: a run already lives here; merge into a new directory")
     models = list(dict.fromkeys(m for meta in metas for m in meta["models"]))

@@ -25,6 +25,7 @@ from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_window
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
+from ichbench.runlock import hold
 from ichbench.training.job import Job, JobContext
 
 log = logging.getLogger("ichbench.benchmark.run")
@@ -60,6 +61,11 @@ def run(config: RunConfig) -> pd.DataFrame:
         check_window(name, config.protocol.windows.size, **config.protocol.models.get(name, {}))
     device = resolve_device(config.device)
     dataset = protocol_dataset(config.protocol, config.data)
+    with hold(config.out):  # one process per run directory
+        return _run_locked(config, dataset, device, deadline)
+
+
+def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: float | None) -> pd.DataFrame:
     meta = _prepare(config, dataset, device)
     handler = _log_to(config.out / "log.txt")
     try:

@@ -22,6 +22,7 @@ from ichbench.errors import RunError
 from ichbench.inference.infer import prepare_model
 from ichbench.models.registry import available_models, create_model
 from ichbench.protocol import Protocol, load_protocol
+from ichbench.runlock import ensure_free
 
 FORMAT = 1
 
@@ -49,6 +50,7 @@ class Bundle:
 def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     """Write a bundle of `model` from a finished run; folds is 'all' or a comma-separated list."""
     run_dir, out = Path(run_dir), Path(out)
+    ensure_free(run_dir)  # a run still writing it would give a half-trained bundle
     run_meta = _read_json(run_dir / "run.json", "run.json of a run directory")
     jobs = run_dir / "jobs" / model
     available = sorted(int(p.name[4:]) for p in jobs.glob("fold*") if (p / "result.json").exists())

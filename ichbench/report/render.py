@@ -13,11 +13,12 @@ from ichbench.evaluation.metrics import METRICS, summarize
 from ichbench.leaderboard import PUBLISHED
 from ichbench.report import overlays, page, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
+from ichbench.runlock import hold
 
 
 def build_report(run_dirs: list[Path], out: Path, dpi: int = 90) -> Path:
     """Write out/report.html (self-contained), out/report.md and its images; returns the HTML path."""
-    with matplotlib.rc_context({"savefig.dpi": dpi, **plots.STYLE}):
+    with hold(out), matplotlib.rc_context({"savefig.dpi": dpi, **plots.STYLE}):
         return _build(load_runs(run_dirs), out)
 
 
