@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ichbench.errors import DamagedFile, WriteError
 
 
 def _umask() -> int:
@@ -24,13 +27,19 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
 
     `suffix` lets writers that choose a format by file name (nibabel) see the right one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+    except OSError as exc:
+        raise WriteError(path, exc) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, a file-size limit, permissions: the old file stays as it was
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -51,3 +60,57 @@ def atomic_save(path: Path, save: Callable[[Path], None], suffix: str = ".tmp") 
     """Call save(tmp_path) and move the result into place atomically."""
     with atomic_path(path, suffix) as tmp:
         save(tmp)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _recorded(path: Path) -> list[str]:
+    sidecar = _sidecar(path)
+    return [line.split()[0] for line in sidecar.read_text().splitlines() if line.strip()] if sidecar.exists() else []
+
+
+def atomic_save_checked(path: Path, save: Callable[[Path], None]) -> None:
+    """atomic_save, recording the content's SHA-256 beside it in `<name>.sha256` (sha256sum's format).
+
+    While the file is replaced the record lists the new hash and the one in place, so whenever the
+    process dies the file on disk matches its record."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save(tmp)
+        new = file_sha256(tmp)
+        atomic_write_text(_sidecar(path), "".join(f"{h}  {path.name}\n" for h in [new, *_recorded(path)[:1]]))
+    atomic_write_text(_sidecar(path), f"{new}  {path.name}\n")
+
+
+def verify_checked(path: Path) -> bool:
+    """Check a file against its recorded SHA-256: True if it matches, False when nothing was recorded
+    (written by an older ichbench); raises DamagedFile, naming the file, when it differs."""
+    path = Path(path)
+    recorded = _recorded(path)
+    if not recorded:
+        return False
+    actual = file_sha256(path)
+    if actual not in recorded:
+        raise DamagedFile(
+            f"{path}: damaged: its SHA-256 {actual[:16]}... is not the {recorded[0][:16]}... recorded in "
+            f"{_sidecar(path).name} when it was written"
+        )
+    return True
+
+
+def set_aside(path: Path, tag: str = "damaged") -> None:
+    """Rename a file and its record to `<name>.<tag>` (kept for inspection, never loaded again)."""
+    for p in (Path(path), _sidecar(Path(path))):
+        if p.exists():
+            os.replace(p, p.with_name(f"{p.name}.{tag}"))

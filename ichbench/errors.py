@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class IchbenchError(Exception):
     """Base class of every user-facing ichbench error."""
@@ -23,6 +25,27 @@ class ModelError(IchbenchError):
 
 class RunError(IchbenchError):
     """A run directory or checkpoint is unusable, or jobs failed."""
+
+
+class DamagedFile(RunError):
+    """A checkpoint or weights file no longer matches the SHA-256 recorded when it was written."""
+
+
+class WriteError(IchbenchError):
+    """A file could not be written (disk full, a file-size limit, permissions); what was there is intact."""
+
+    exit_code = 1
+    FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        hint = ""
+        if exc.errno in self.FULL:
+            hint = (
+                " (the disk is full or a file-size limit was reached); every file written before is intact: "
+                "free space and run the command again (a run continues with --resume)"
+            )
+        super().__init__(f"cannot write {path}: {why}{hint}")
 
 
 class Incomplete(IchbenchError):

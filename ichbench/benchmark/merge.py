@@ -25,7 +25,7 @@ from ichbench.protocol import load_protocol
 from ichbench.runlock import hold
 
 SAME = ("protocol_hash", "dataset_fingerprint")
-KEPT_FILES = ("result.json", "predictions.npz", "best.pt")
+KEPT_FILES = ("result.json", "predictions.npz", "best.pt", "best.pt.sha256")
 
 
 @dataclass

@@ -41,6 +41,7 @@ class RunConfig:
     data: Path | None = None
     device: str = "auto"
     resume: bool = False
+    restart_damaged: bool = False  # with resume: a job whose checkpoint is damaged starts over
     leaderboard: Path | None = field(default_factory=default_directory)
     executor: str = "local"
     executor_options: dict | None = None
@@ -70,7 +71,7 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
     handler = _log_to(config.out / "log.txt")
     try:
         folds = _splits(config, dataset)
-        ctx = JobContext(config.protocol, tuple(folds), config.out, device, deadline)
+        ctx = JobContext(config.protocol, tuple(folds), config.out, device, deadline, config.restart_damaged)
         jobs = select_jobs(config, len(folds))
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     warnings.formatwarning = lambda msg, cat, *a, **k: f"ichbench: warning: {msg}\n"
+    logging.raiseExceptions = False  # a log line that cannot be written (disk full) must not print a traceback
     try:
         return int(args.func(args) or 0)
     except Incomplete as exc:  # a clean stop, not a failure: its own exit code, for job scripts
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except IchbenchError as exc:
         print(f"ichbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # an environment failure outside ichbench's own writes: one line, no traceback
+        print(f"ichbench: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ichbench: interrupted", file=sys.stderr)
         return 130

@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<timestamp>)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
+    run.add_argument(
+        "--restart-damaged",
+        action="store_true",
+        help="with --resume: restart from scratch any job whose checkpoint no longer matches its recorded hash",
+    )
     run.add_argument("--splits", type=Path, default=None, help="use this split file instead of making one")
     run.add_argument(
         "--leaderboard",
@@ -65,6 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.resume and args.out is None:
         raise RunError("--resume needs --out naming the run to continue")
+    if args.restart_damaged and not args.resume:
+        raise RunError("--restart-damaged goes with --resume")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     jobs = parse_jobs(args.jobs) if args.jobs else None
     models = list(dict.fromkeys(m for m, _ in jobs)) if jobs else args.models
@@ -81,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data=args.data,
         device=args.device,
         resume=args.resume,
+        restart_damaged=args.restart_damaged,
         splits=args.splits,
         executor=args.executor,
         executor_options=_executor_options(args),

@@ -21,6 +21,7 @@ from ichbench import __version__
 from ichbench.errors import RunError
 from ichbench.inference.infer import prepare_model
 from ichbench.models.registry import available_models, create_model
+from ichbench.models.weights import load_checked
 from ichbench.protocol import Protocol, load_protocol
 from ichbench.runlock import ensure_free
 
@@ -86,7 +87,7 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         for f in chosen:
-            state = torch.load(jobs / f"fold{f}" / "best.pt", map_location="cpu", weights_only=True)
+            state = load_checked(jobs / f"fold{f}" / "best.pt")
             save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / f"fold{f}.safetensors"))
         (tmp / "protocol.toml").write_text(protocol.to_toml())
         (tmp / "bundle.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")

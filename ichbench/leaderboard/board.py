@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
 from ichbench.evaluation.metrics import METRICS
-from ichbench.leaderboard.evidence import Source, write_row_evidence
+from ichbench.leaderboard.evidence import RUNS, Source, write_row_evidence
 from ichbench.leaderboard.page import render
 
 ID_COLUMNS = ["date", "model", "kind", "params"]
@@ -48,6 +49,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "unnamed"
 
 
+def _append_rows(directory: Path, rows: list[dict]) -> Path:
+    first = rows[0]
+    path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
+    old = path.read_text() if path.exists() else ""
+    buf = io.StringIO()
+    if old and old.splitlines()[0].split(",") != COLUMNS:
+        # A table from an older version: the same rows, new columns added (empty for the old rows).
+        frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+        extra = [c for c in frame.columns if c not in COLUMNS]
+        frame[COLUMNS + extra].to_csv(buf, index=False, float_format="%.6g")
+        atomic_write_text(path, buf.getvalue())
+    else:
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
+        atomic_write_text(path, old + buf.getvalue())
+    return path
+
+
 def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str) -> Path:
     """`<dataset>__<protocol>.csv`; rows of another protocol hash go to `..__<protocol>-<hash>.csv`."""
     base = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
@@ -67,21 +85,15 @@ def append(directory: Path, rows: list[dict], source: Source | None = None) -> P
     With `source`, each row's evidence is written under `directory/runs/` first and the row points to it."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    first = rows[0]
     with FileLock(str(directory / ".leaderboard.lock"), timeout=120):
-        if source is not None:
-            rows = [write_row_evidence(directory, row, source) for row in rows]
-        path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
-        old = path.read_text() if path.exists() else ""
-        buf = io.StringIO()
-        if old and old.splitlines()[0].split(",") != COLUMNS:
-            # A table from an older version: the same rows, new columns added (empty for the old rows).
-            frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
-            extra = [c for c in frame.columns if c not in COLUMNS]
-            frame[COLUMNS + extra].to_csv(buf, index=False, float_format="%.6g")
-            atomic_write_text(path, buf.getvalue())
-        else:
-            pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
-            atomic_write_text(path, old + buf.getvalue())
-        atomic_write_text(directory / "README.md", render(directory))
+        kept = set((directory / RUNS).glob("*"))
+        try:
+            if source is not None:
+                rows = [write_row_evidence(directory, row, source) for row in rows]
+            path = _append_rows(directory, rows)
+        except BaseException:
+            for new in set((directory / RUNS).glob("*")) - kept:  # no evidence without its row
+                shutil.rmtree(new, ignore_errors=True)
+            raise
+        atomic_write_text(directory / "README.md", render(directory))  # the page, once the rows are in
     return path

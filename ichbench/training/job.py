@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ichbench.atomic import atomic_save, atomic_write_text
+from ichbench.atomic import atomic_save, atomic_write_text, set_aside, verify_checked
 from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
+from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.protocol import Protocol
-from ichbench.training.train import TimeLimit, train
+from ichbench.training.train import BEST, CHECKPOINT, TimeLimit, train
 
 RESULT = "result.json"
 
@@ -43,6 +45,7 @@ class JobContext:
     run_dir: Path
     device: str
     deadline: float | None = None  # time.time() after which jobs stop at their next epoch boundary
+    restart_damaged: bool = False  # a job whose checkpoint is damaged restarts from scratch
 
     def job_dir(self, job: Job) -> Path:
         """Where a job keeps its checkpoints and result."""
@@ -66,6 +69,8 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
     start = time.perf_counter()
     job_dir = ctx.job_dir(job)
     job_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.restart_damaged:
+        _set_aside_damaged(job_dir)
     fold = ctx.folds[job.fold]
     device = torch.device(ctx.device)
     try:
@@ -82,6 +87,11 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
         )
     except TimeLimit:
         return None
+    except DamagedFile as exc:
+        raise DamagedFile(
+            f"{exc}. Job {job.key} cannot resume from it; rerun with --resume --restart-damaged to restart "
+            "that job from scratch (the damaged files are kept as *.damaged)"
+        ) from None
     trained_at = time.perf_counter()
     tags = {"model": job.model, "fold": job.fold}
     scores = score_subjects(trained.model, dataset.subset(fold.test), ctx.protocol, device, trained.threshold, tags)
@@ -104,6 +114,19 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
     atomic_save(job_dir / "predictions.npz", lambda p: _save_masks(p, scores.masks))
     atomic_write_text(job_dir / RESULT, json.dumps(result, default=_jsonable))
     return result
+
+
+def _set_aside_damaged(job_dir: Path) -> None:
+    """Set a job's checkpoint and best weights aside when either is damaged, so the job starts over."""
+    files = [job_dir / CHECKPOINT, job_dir / BEST]
+    try:
+        for path in files:
+            if path.exists():
+                verify_checked(path)
+    except DamagedFile as exc:
+        for path in files:
+            set_aside(path)
+        warnings.warn(f"{exc}; restarting {job_dir} from scratch", stacklevel=2)
 
 
 def _save_masks(path: Path, masks: dict[str, np.ndarray]) -> None:

@@ -11,23 +11,23 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ichbench.atomic import atomic_save
 from ichbench.data.dataset import Subject
 from ichbench.inference.infer import autocast, prepare_model, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.registry import create_model
+from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
 from ichbench.training.validation import best_point, improves, validate_epoch, validate_slices
 from ichbench.training.windows import WindowSampler, training_windows
 
 EpochCallback = Callable[[dict], None]
+CHECKPOINT, BEST = "checkpoint.pt", "best.pt"  # each with a .sha256 record beside it
 
 
 @dataclass
@@ -88,11 +88,11 @@ def train(
     model = build_model(name, protocol, fold, device)
     if not trainable(model):
         fitted = model.fit_subjects(train + val)
-        atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
+        save_checked(job_dir / BEST, model.state_dict())
         return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
     seed = job_seed(protocol, fold)
     optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
-    state = _load(job_dir / "checkpoint.pt", device)
+    state = _load(job_dir / CHECKPOINT, device)
     history: list[dict] = state["history"] if state else []
     best = (state["best_epoch"], state["best_score"]) if state else (-1, -math.inf)
     best_curve: list[dict] = state["best_curve"] if state else []
@@ -122,7 +122,7 @@ def train(
         history.append(row)
         if improves(scored.score, best[1], protocol.training.select):
             best, best_curve = (epoch, scored.score), scored.curve
-            atomic_save(job_dir / "best.pt", lambda p: torch.save(model.state_dict(), p))
+            save_checked(job_dir / BEST, model.state_dict())
         checkpoint = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -131,12 +131,12 @@ def train(
             "best_score": best[1],
             "best_curve": best_curve,
         }
-        atomic_save(job_dir / "checkpoint.pt", partial(torch.save, checkpoint))
+        save_checked(job_dir / CHECKPOINT, checkpoint)
         if on_epoch:
             on_epoch(row)
         if deadline is not None and time.time() >= deadline and epoch + 1 < protocol.training.epochs:
             raise TimeLimit(f"{job_dir}: stopped after epoch {epoch} at the time limit")
-    model.load_state_dict(torch.load(job_dir / "best.pt", map_location=device, weights_only=True))
+    model.load_state_dict(load_checked(job_dir / BEST, device))
     if protocol.training.select == "val_soft_jaccard":
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
         best_curve = validate_slices(model, val, protocol, device)[2]
@@ -147,7 +147,7 @@ def train(
 
 
 def _load(path: Path, device: torch.device) -> dict | None:
-    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+    return load_checked(path, device) if path.exists() else None
 
 
 def _train_epoch(
