@@ -23,6 +23,10 @@ class ModelError(IchbenchError):
     """A model name is unknown or a model plugin failed to load."""
 
 
+class PostError(IchbenchError, ValueError):
+    """Arrays or settings given to ichbench.post are unusable (shape, dtype, kernel, threshold)."""
+
+
 class RunError(IchbenchError):
     """A run directory or checkpoint is unusable, or jobs failed."""
 

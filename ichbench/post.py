@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from ichbench import _post
+from ichbench.errors import PostError
 
 WEIGHTINGS = ("mean", "gaussian")
 
@@ -19,9 +20,9 @@ def grid(shape: tuple[int, int], size: int = 160, stride: int = 80) -> np.ndarra
     """Top-left (row, col) corners of the window grid; the last window is clamped to the edge."""
     height, width = (int(v) for v in shape)
     if size <= 0 or stride <= 0:
-        raise ValueError(f"window size and stride must be positive, got size={size}, stride={stride}")
+        raise PostError(f"window size and stride must be positive, got size={size}, stride={stride}")
     if height < size or width < size:
-        raise ValueError(f"image {height}x{width} is smaller than the {size}x{size} window")
+        raise PostError(f"image {height}x{width} is smaller than the {size}x{size} window")
     rows, cols = _positions(height, size, stride), _positions(width, size, stride)
     corners = np.array([(r, c) for r in rows for c in cols], dtype=np.int64)
     return corners
@@ -66,7 +67,7 @@ def stitch_binarize(
     float32 windows -> (B, H, W) or (H, W) uint8 masks."""
     single = isinstance(patches, np.ndarray) and patches.ndim == 3
     batch, corners, recip, weight = _windows(patches[None] if single else patches, corners, shape, weighting, threads)
-    out = _post.stitch_binarize(batch, corners, recip, weight, float(threshold), *_kernels(close, open), threads)
+    out = _post.stitch_binarize(batch, corners, recip, weight, _threshold(threshold), *_kernels(close, open), threads)
     return out[0] if single else out
 
 
@@ -85,20 +86,23 @@ def threshold_counts(
     _require(truth, "truth", 3, np.uint8)
     batch, corners, recip, weight = _windows(patches, corners, truth.shape[1:], weighting, threads)
     if truth.shape[0] != batch.shape[0]:
-        raise ValueError(f"{batch.shape[0]} slices of windows but {truth.shape[0]} truth masks")
-    grid_ = np.ascontiguousarray(thresholds, dtype=np.float32).reshape(-1)
+        raise PostError(f"{batch.shape[0]} slices of windows but {truth.shape[0]} truth masks")
+    try:
+        grid_ = np.ascontiguousarray(thresholds, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise PostError(f"thresholds must be a list of numbers, got {thresholds!r}") from None
     return _post.threshold_counts(batch, corners, recip, weight, truth, grid_, *_kernels(close, open), threads)
 
 
 def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1) -> np.ndarray:
     """Threshold (strictly greater), then close and open with square kernels as OpenCV does; 0 skips."""
     if not isinstance(prob, np.ndarray) or prob.ndim not in (2, 3):
-        raise ValueError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")
+        raise PostError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")
     _require(prob, "prob", prob.ndim, np.float32)
     kernels = _kernels(close, open)
     _threads(threads)
     batch = prob if prob.ndim == 3 else prob[None]
-    out = _post.binarize(batch, float(threshold), *kernels, int(threads))
+    out = _post.binarize(batch, _threshold(threshold), *kernels, int(threads))
     return out if prob.ndim == 3 else out[0]
 
 
@@ -115,11 +119,27 @@ def _windows(
     return patches, corners, _reciprocal(corners.tobytes(), h, w, height, width, weighting), weight
 
 
+def _whole(value: object, low: int, high: int) -> bool:
+    """An integer (or integral float) within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and float(value).is_integer() and low <= value <= high
+
+
+MAX_KERNEL = 4096  # far above any slice size; keeps the C++ side's int arithmetic in range
+
+
 def _kernels(close: int, open: int) -> tuple[int, int]:
     for name, k in (("close", close), ("open", open)):
-        if int(k) != k or k < 0:
-            raise ValueError(f"{name} kernel size must be an integer >= 0, got {k}")
+        if not _whole(k, 0, MAX_KERNEL):
+            raise PostError(f"{name} kernel size must be an integer from 0 to {MAX_KERNEL}, got {k!r}")
     return int(close), int(open)
+
+
+def _threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise PostError(f"threshold must be a number, got {threshold!r}")
+    return float(threshold)
 
 
 def _describe(a: object) -> str:
@@ -130,38 +150,38 @@ def _describe(a: object) -> str:
 
 def _require(a: object, name: str, ndim: int, dtype: type) -> None:
     if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array (use tensor.numpy() for torch), got {_describe(a)}")
+        raise PostError(f"{name} must be a numpy array (use tensor.numpy() for torch), got {_describe(a)}")
     if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got {_describe(a)}")
+        raise PostError(f"{name} must be {ndim}-D, got {_describe(a)}")
     if a.dtype != dtype:
-        raise ValueError(f"{name} must be {np.dtype(dtype).name}, got {a.dtype} (convert it explicitly)")
+        raise PostError(f"{name} must be {np.dtype(dtype).name}, got {a.dtype} (convert it explicitly)")
     if not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray), got strides {a.strides}")
+        raise PostError(f"{name} must be C-contiguous (use np.ascontiguousarray), got strides {a.strides}")
 
 
 def _corners(corners: np.ndarray, n: int) -> np.ndarray:
     c = np.asarray(corners)
     if c.ndim != 2 or c.shape[1] != 2 or not np.issubdtype(c.dtype, np.integer):
-        raise ValueError(f"corners must be an (N, 2) integer array, got {_describe(c)}")
+        raise PostError(f"corners must be an (N, 2) integer array, got {_describe(c)}")
     if c.shape[0] != n:
-        raise ValueError(f"{n} windows but {c.shape[0]} corners")
+        raise PostError(f"{n} windows but {c.shape[0]} corners")
     return np.ascontiguousarray(c, dtype=np.int64)  # at most a few hundred bytes
 
 
 def _shape(shape: tuple[int, int]) -> tuple[int, int]:
     if len(shape) != 2 or any(int(v) <= 0 for v in shape):
-        raise ValueError(f"shape must be two positive integers (H, W), got {shape}")
+        raise PostError(f"shape must be two positive integers (H, W), got {shape}")
     return int(shape[0]), int(shape[1])
 
 
 def _threads(threads: int) -> None:
-    if int(threads) != threads or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads}")
+    if not _whole(threads, 1, 4096):
+        raise PostError(f"threads must be an integer >= 1, got {threads!r}")
 
 
 def _weighting(weighting: str) -> str:
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        raise PostError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     return weighting
 
 

@@ -174,7 +174,11 @@ def load_protocol(spec: str | Path) -> Protocol:
     path = Path(spec)
     if not path.is_file():
         raise ProtocolError(f"{path}: no such protocol file (presets: {', '.join(presets())})")
-    return parse_protocol(path.read_text(), str(path))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{path}: not a UTF-8 text file ({exc})") from None
+    return parse_protocol(text, str(path))
 
 
 def parse_protocol(text: str, source: str) -> Protocol:

@@ -120,5 +120,5 @@ def test_bad_input_is_a_clear_value_error() -> None:
         post.threshold_counts(patches[None], corners, np.zeros((1, 64, 64), np.float32), [0.5])
     with pytest.raises(ValueError, match="1 slices of windows but 2 truth masks"):
         post.threshold_counts(patches[None], corners, np.zeros((2, 64, 64), np.uint8), [0.5])
-    with pytest.raises(ValueError, match="close kernel size must be an integer >= 0"):
+    with pytest.raises(ValueError, match="close kernel size must be an integer from 0 to"):
         post.stitch_binarize(patches, corners, (64, 64), 0.5, -1, 0)

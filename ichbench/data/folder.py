@@ -34,13 +34,16 @@ def read_folder(root: Path) -> list[Subject]:
 def _read_manifest(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise DataError(f"{path}: manifest not found")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise DataError(f"{path}: missing required column(s) {', '.join(missing)}")
-        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in reader.fieldnames or []]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                raise DataError(f"{path}: missing required column(s) {', '.join(missing)}")
+            rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a readable CSV manifest ({exc})") from None
     if not rows:
         raise DataError(f"{path}: the manifest has no rows")
     seen: set[tuple[str, str]] = set()

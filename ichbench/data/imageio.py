@@ -40,9 +40,14 @@ def read_nifti(path: Path, ndim: int | tuple[int, ...] = 3) -> tuple[np.ndarray,
     """Voxels as float32 (finite, of the expected rank) and the image (header, affine)."""
     try:
         img = nib.load(str(path))
+        kind = img.get_data_dtype().kind
+        if kind not in "biuf":  # complex, RGB or other structured voxels are not a CT intensity
+            raise DataError(f"{path}: voxels of type {img.get_data_dtype()} are not real numbers")
         data = np.asarray(img.dataobj, dtype=np.float32)
     except FileNotFoundError:
         raise DataError(f"{path}: NIfTI file not found") from None
+    except DataError:
+        raise
     except Exception as exc:  # nibabel raises many types for damaged files
         raise DataError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from None
     allowed = (ndim,) if isinstance(ndim, int) else ndim

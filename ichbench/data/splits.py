@@ -75,8 +75,13 @@ def load_splits(path: Path, ds: Dataset | None = None) -> list[Fold]:
         folds = [Fold(**{k: f[k] for k in ("fold", "train", "val", "test")}) for f in doc["folds"]]
     except FileNotFoundError:
         raise DataError(f"{path}: split file not found") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON or UTF-8, missing keys, wrong shapes
         raise DataError(f"{path}: not a valid split file ({type(exc).__name__}: {exc})") from None
+    for f in folds:
+        lists = (f.train, f.val, f.test)
+        ids_ok = all(isinstance(x, list) and all(isinstance(i, str) for i in x) for x in lists)
+        if not isinstance(f.fold, int) or not ids_ok:
+            raise DataError(f"{path}: fold {f.fold!r}: expected an integer fold and lists of subject ids")
     if ds is not None:
         _validate(path, folds, set(ds.ids))
     return folds

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ichbench import __version__
@@ -103,7 +104,7 @@ def _read_json(path: Path, what: str) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise RunError(f"{path}: missing ({what})") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # bad JSON or bad UTF-8
         raise RunError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -111,6 +112,8 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
     """Load a bundle's fold models (eval mode) after checking its format and version."""
     path = Path(path)
     meta = _read_json(path / "bundle.json", "a model bundle")
+    if not isinstance(meta, dict):
+        raise RunError(f"{path / 'bundle.json'}: expected a JSON object")
     if meta.get("format") != FORMAT:
         raise RunError(
             f"{path}: bundle format {meta.get('format')!r} is not supported (this ichbench reads "
@@ -121,13 +124,33 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
         raise RunError(
             f"{path}: made by ichbench {meta.get('ichbench')}, incompatible with {__version__} (major versions differ)"
         )
+    _check_meta(path, meta)
     protocol = load_protocol(path / "protocol.toml")
     models = {}
     for f in meta["folds"]:
         model = create_model(meta["model"], in_channels=1, **meta.get("model_kwargs", {}))
-        model.load_state_dict(load_file(str(path / f"fold{f}.safetensors")))
+        weights = path / f"fold{f}.safetensors"
+        try:
+            model.load_state_dict(load_file(str(weights)))
+        except (OSError, SafetensorError, RuntimeError) as exc:  # missing, damaged, or another model's weights
+            raise RunError(f"{weights}: cannot load the weights of {meta['model']} ({exc})") from None
         models[int(f)] = prepare_model(model, torch.device(device)).eval()
     return Bundle(path=path, meta=meta, protocol=protocol, models=models)
+
+
+def _check_meta(path: Path, meta: object) -> None:
+    """bundle.json's fields have the types load_bundle relies on."""
+    folds = meta.get("folds") if isinstance(meta, dict) else None
+    ok = (
+        isinstance(meta, dict)
+        and isinstance(meta.get("model"), str)
+        and isinstance(meta.get("model_kwargs", {}), dict)
+        and isinstance(folds, list)
+        and folds
+        and all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in folds)
+    )
+    if not ok:
+        raise RunError(f"{path / 'bundle.json'}: expected a model name, model_kwargs and a list of folds")
 
 
 class Ensemble(torch.nn.Module):

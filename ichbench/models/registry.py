@@ -45,7 +45,10 @@ def create_model(name: str, in_channels: int = 1, **kw: object):
     info = available_models().get(name)
     if info is None:
         raise ModelError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    return info.obj(in_channels=in_channels, **kw)
+    try:
+        return info.obj(in_channels=in_channels, **kw)
+    except (TypeError, ValueError) as exc:  # arguments from a protocol's [models.NAME] table or a bundle
+        raise ModelError(f"model {name!r} cannot be built with {kw}: {exc}") from None
 
 
 def check_window(name: str, size: int, **kw: object) -> None:
