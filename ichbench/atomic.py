@@ -32,14 +32,14 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
         os.close(fd)
     except OSError as exc:
-        raise WriteError(path, exc) from None
+        raise WriteError.failed(path, exc) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except OSError as exc:  # disk full, a file-size limit, permissions: the old file stays as it was
         Path(tmp).unlink(missing_ok=True)
-        raise WriteError(path, exc) from None
+        raise WriteError.failed(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

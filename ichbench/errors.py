@@ -39,17 +39,17 @@ class WriteError(IchbenchError):
     """A file could not be written (disk full, a file-size limit, permissions); what was there is intact."""
 
     exit_code = 1
-    FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
-    def __init__(self, path: object, exc: OSError) -> None:
-        why = exc.strerror or str(exc)
+    @classmethod
+    def failed(cls, path: object, exc: OSError) -> WriteError:
+        """The error for `path`, saying what the OS said and, for a full disk, what to do."""
         hint = ""
-        if exc.errno in self.FULL:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             hint = (
                 " (the disk is full or a file-size limit was reached); every file written before is intact: "
                 "free space and run the command again (a run continues with --resume)"
             )
-        super().__init__(f"cannot write {path}: {why}{hint}")
+        return cls(f"cannot write {path}: {exc.strerror or exc}{hint}")  # one argument: picklable, for Ray
 
 
 class Incomplete(IchbenchError):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ichbench.atomic import atomic_save_checked, file_sha256, verify_checked
-from ichbench.errors import DamagedFile
+from ichbench.errors import DamagedFile, WriteError
 
 
 def test_a_recorded_hash_catches_flipped_and_truncated_bytes(tmp_path: Path) -> None:
@@ -128,3 +128,19 @@ def test_write_error_names_the_target_and_leaves_the_old_file(tmp_path: Path) ->
     )
     assert done.stdout.startswith(f"cannot write {target}: File too large (the disk is full"), done.stderr
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_every_ichbench_error_survives_pickling() -> None:
+    """Errors cross process boundaries (Ray workers): each must unpickle to the same class and message."""
+    import errno
+    import pickle
+
+    from ichbench import errors
+
+    made = [WriteError.failed("/x", OSError(errno.ENOSPC, "No space left on device"))]
+    for cls in vars(errors).values():
+        if isinstance(cls, type) and issubclass(cls, errors.IchbenchError) and cls is not WriteError:
+            made.append(cls("what went wrong"))
+    for exc in made:
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc)

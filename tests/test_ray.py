@@ -47,8 +47,8 @@ def _run(root: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def _finish(proc: subprocess.Popen) -> None:
-    out, err = proc.communicate(timeout=600)
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> None:
+    out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err
 
 
@@ -95,3 +95,59 @@ def test_killed_worker_is_retried_and_resumes(root: Path) -> None:
     pids = re.findall(r"job resunet/fold0 running in process (\d+)", text)
     assert len(pids) >= 2 and int(pids[-1]) != victim  # retried in a fresh worker
     pd.testing.assert_frame_equal(_rows(root, "lb_local"), _rows(root, "lb_killed"))
+
+
+HOG = """
+import sys, time
+if sys.argv[1] == "memory":  # hold a quarter of the machine's memory, every page touched
+    import os
+    block = bytearray(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
+    block[:: 4096] = b"x" * len(block[:: 4096])
+    time.sleep(900)
+else:
+    while True:
+        pass
+"""
+
+
+def test_ray_finishes_beside_a_cpu_and_memory_hog(root: Path) -> None:
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG, kind]) for kind in ("cpu", "memory")]
+    try:
+        time.sleep(2)
+        _finish(_run(root, "--out", "busy", "--leaderboard", "lb_busy", "--executor", "ray"), timeout=1500)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    pd.testing.assert_frame_equal(_rows(root, "lb_local"), _rows(root, "lb_busy"))
+
+
+def test_a_failed_job_says_why_in_words() -> None:
+    import errno
+
+    import ray
+
+    from ichbench.errors import RunError, WriteError
+    from ichbench.executors.ray import describe_failure
+
+    def fail(kind: str) -> None:
+        if kind == "write":
+            raise WriteError.failed("/x/checkpoint.pt", OSError(errno.ENOSPC, "No space left on device"))
+        if kind == "run":
+            raise RunError("fold 3 has no test subjects")
+        raise KeyError("band")
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        task = ray.remote(fail).options(max_retries=0)
+        said = {}
+        for kind in ("write", "run", "other"):
+            with pytest.raises(Exception) as caught:
+                ray.get(task.remote(kind))
+            said[kind] = describe_failure(caught.value)
+    finally:
+        ray.shutdown()
+    assert said["write"].startswith("cannot write /x/checkpoint.pt: No space left on device (the disk is full")
+    assert said["run"] == "fold 3 has no test subjects"
+    assert said["other"] == "KeyError: 'band'"

@@ -12,7 +12,7 @@ import os
 import time
 
 from ichbench.data.dataset import Dataset
-from ichbench.errors import RunError
+from ichbench.errors import IchbenchError, RunError
 from ichbench.progress import Reporter
 from ichbench.training.job import Job, JobContext, finished, run_job
 
@@ -93,10 +93,29 @@ def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> li
                 if results[job] is not None:  # None: the run's deadline stopped it, resumable
                     reporter.job_done(job.key, results[job])
             except Exception as exc:  # a task error or a worker that died more often than retried
-                failed.append((job, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"))
+                failed.append((job, describe_failure(exc)))
     time.sleep(0.1)
     _drain(queue, reporter)
     return failed
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong with a Ray task, in words: the job's own error, or what Ray did to its worker."""
+    import ray.exceptions as rex
+
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, rex.RayTaskError) and cause is not None:  # the job raised: say what it said
+        return str(cause) if isinstance(cause, IchbenchError) else f"{type(cause).__name__}: {cause}"
+    if isinstance(exc, rex.OutOfMemoryError):
+        return (
+            "Ray's memory monitor killed the worker because the machine's memory use passed its threshold "
+            "(RAY_memory_usage_threshold, 0.95 by default): other processes or too many parallel jobs; "
+            "use fewer jobs at once (--cpus-per-job) or more memory"
+        )
+    if isinstance(exc, rex.WorkerCrashedError):
+        return "the worker process died (killed by the OS, out of memory, or crashed) more often than retried"
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text[:500] or 'Ray gave no message'}"
 
 
 def _drain(queue, reporter: Reporter) -> None:
