@@ -106,9 +106,11 @@ def test_every_model_keeps_the_contract(name: str) -> None:
 def test_a_window_the_model_cannot_take_is_refused_before_training() -> None:
     assert input_multiple(registry.create_model("resunet", width=4)) == 16
     assert input_multiple(registry.create_model("unet")) == 32
-    registry.check_window("resunet", 64, width=4)
+    fits = parse_protocol('name = "t"\n[windows]\nsize = 64\nstride = 32\n[models.resunet]\nwidth = 4\n', "t")
+    registry.check_window("resunet", fits)
+    odd = parse_protocol('name = "t"\n[windows]\nsize = 40\nstride = 20\n[models.resunet]\nwidth = 4\n', "t")
     with pytest.raises(ModelError, match="'resunet' needs window sides divisible by 16; .* size is 40"):
-        registry.check_window("resunet", 40, width=4)
+        registry.check_window("resunet", odd)
 
 
 def test_original_unet_has_the_keras_parameter_count() -> None:

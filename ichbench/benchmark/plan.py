@@ -19,7 +19,7 @@ from ichbench.data.dataset import Dataset, Subject
 from ichbench.data.splits import Fold
 from ichbench.inference.infer import prepare_model
 from ichbench.models.contract import trainable
-from ichbench.models.registry import create_model
+from ichbench.models.registry import build
 from ichbench.post import grid
 from ichbench.protocol import Protocol
 from ichbench.training.train import job_seed
@@ -48,7 +48,7 @@ def forward_gflop(name: str, protocol: Protocol) -> float:
     """Forward GFLOP of one window of the protocol's size (counted on the meta device: nothing runs)."""
     size = protocol.windows.size
     with torch.device("meta"):
-        model = create_model(name, **protocol.models.get(name, {}))
+        model = build(name, protocol)
         x = torch.zeros(1, 1, size, size)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
@@ -79,7 +79,7 @@ def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int
 
 def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batch: int = 4) -> float:
     """Measured seconds of one training window (forward, backward, Adam step) on this device."""
-    model = prepare_model(create_model(name, **protocol.models.get(name, {})), device)
+    model = prepare_model(build(name, protocol), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     size = protocol.windows.size
     x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=torch.channels_last)
@@ -112,7 +112,7 @@ def plan(
     epochs = protocol.training.epochs
     jobs = []
     for name in [m for m in models if only is None or any(m == j for j, _ in only)]:
-        learned = trainable(create_model(name, **protocol.models.get(name, {})))
+        learned = trainable(build(name, protocol))
         gflop = forward_gflop(name, protocol)
         per_window = seconds_per_window(name, protocol, device) if calibrate and learned else None
         for f in folds:

@@ -59,7 +59,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     """
     deadline = time.time() + 60 * config.max_minutes if config.max_minutes is not None else None
     for name in config.models:
-        check_window(name, config.protocol.windows.size, **config.protocol.models.get(name, {}))
+        check_window(name, config.protocol)
     device = resolve_device(config.device)
     dataset = protocol_dataset(config.protocol, config.data)
     with hold(config.out):  # one process per run directory

@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     lst = sub.add_parser("list", help="registered models: names, parameter counts, source package")
     lst.add_argument("pattern", nargs="?", default="*")
+    lst.add_argument("--protocol", default=None, help="also list this protocol's variants ([models.NAME] with base)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_list)
 
@@ -81,9 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             "[yellow]note: no CUDA device, and --protocol defaults to paper, the full published protocol "
             "(days on a CPU: see the plan below). For a first look in minutes: --protocol quick[/yellow]"
         )
+    protocol = load_protocol(args.protocol or "paper")
     config = RunConfig(
-        models=resolve(models),
-        protocol=load_protocol(args.protocol or "paper"),
+        models=resolve(models, protocol),
+        protocol=protocol,
         out=out,
         data=args.data,
         device=args.device,
@@ -158,14 +160,23 @@ def _print_summary(summary, out: Path) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List registered models."""
-    from ichbench.models.registry import available_models, broken_models, create_model, list_models
+    """List registered models, and with --protocol its variants (their base and arguments)."""
+    import fnmatch
 
+    from ichbench.models.registry import available_models, broken_models, build, list_models, variants
+    from ichbench.protocol import load_protocol
+
+    protocol = load_protocol(args.protocol) if args.protocol else None
+    extra = variants(protocol)
     rows = []
-    for name in list_models(args.pattern):
-        info = available_models()[name]
-        params = sum(p.numel() for p in create_model(name).parameters())
-        rows.append({"name": name, "parameters": params, "source": info.source, "target": info.target})
+    for name in list_models(args.pattern) + sorted(n for n in extra if fnmatch.fnmatchcase(n, args.pattern)):
+        info = available_models()[extra.get(name, name)]
+        params = sum(p.numel() for p in build(name, protocol).parameters())
+        row = {"name": name, "parameters": params, "source": info.source, "target": info.target}
+        if name in extra:
+            row["variant_of"] = extra[name]
+            row["arguments"] = {k: v for k, v in protocol.models[name].items() if k != "base"}
+        rows.append(row)
     broken = [{"name": n, "error": e} for n, e in broken_models()]
     if args.json:
         print(json.dumps({"models": rows, "broken": broken}))
@@ -174,7 +185,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for c in ("name", "parameters", "source", "target"):
         table.add_column(c)
     for r in rows:
-        table.add_row(r["name"], f"{r['parameters']:,}", r["source"], r["target"])
+        target = f"variant of {r['variant_of']} {r['arguments']}" if "variant_of" in r else r["target"]
+        table.add_row(r["name"], f"{r['parameters']:,}", r["source"], target)
     console = Console()
     console.print(table)
     for b in broken:

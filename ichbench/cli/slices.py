@@ -48,7 +48,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from ichbench.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
-    models = resolve(args.models)
+    models = resolve(args.models, protocol)
     dataset = protocol_dataset(protocol, args.data)
     folds = folds_for(dataset, protocol.cv, args.splits)
     doc = plan(models, protocol, dataset, folds, torch.device(resolve_device(args.device)), not args.no_calibrate)

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from ichbench import __version__
 from ichbench.errors import RunError
 from ichbench.inference.infer import prepare_model
-from ichbench.models.registry import available_models, create_model
+from ichbench.models.registry import available_models, create_model, model_spec
 from ichbench.models.weights import load_checked
 from ichbench.protocol import Protocol, load_protocol
 from ichbench.runlock import ensure_free
@@ -68,12 +68,14 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     summary = pd.read_csv(run_dir / "summary.csv") if (run_dir / "summary.csv").exists() else None
     metrics = summary[summary.model == model].iloc[0].to_dict() if summary is not None else {}
     results = {f: json.loads((jobs / f"fold{f}" / "result.json").read_text()) for f in chosen}
+    base, model_kwargs = model_spec(model, protocol)  # a variant is rebuilt from its base and arguments
     meta = {
         "format": FORMAT,
         "ichbench": __version__,
         "model": model,
-        "source": available_models()[model].source if model in available_models() else "unknown",
-        "model_kwargs": protocol.models.get(model, {}),
+        "source": available_models()[base].source if base in available_models() else "unknown",
+        "base": base,
+        "model_kwargs": model_kwargs,
         "folds": chosen,
         "thresholds": {str(f): r["threshold"] for f, r in results.items()},
         "protocol": protocol.name,
@@ -128,7 +130,7 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
     protocol = load_protocol(path / "protocol.toml")
     models = {}
     for f in meta["folds"]:
-        model = create_model(meta["model"], in_channels=1, **meta.get("model_kwargs", {}))
+        model = create_model(meta.get("base", meta["model"]), in_channels=1, **meta.get("model_kwargs", {}))
         weights = path / f"fold{f}.safetensors"
         try:
             model.load_state_dict(load_file(str(weights)))
@@ -144,6 +146,7 @@ def _check_meta(path: Path, meta: object) -> None:
     ok = (
         isinstance(meta, dict)
         and isinstance(meta.get("model"), str)
+        and isinstance(meta.get("base", ""), str)
         and isinstance(meta.get("model_kwargs", {}), dict)
         and isinstance(folds, list)
         and folds

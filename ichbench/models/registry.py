@@ -11,6 +11,7 @@ import fnmatch
 from ichbench.errors import ModelError
 from ichbench.models.contract import input_multiple
 from ichbench.plugins import Plugin, discover
+from ichbench.protocol import Protocol
 
 GROUP = "ichbench.models"
 
@@ -30,14 +31,38 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in available_models() if fnmatch.fnmatchcase(n, pattern))
 
 
-def resolve(names: str | list[str]) -> list[str]:
-    """'all' or a comma-separated list (or list) of names, checked against the registry."""
+def variants(protocol: Protocol | None) -> dict[str, str]:
+    """A protocol's variants: [models."NAME"] tables with `base` (a registered model), NAME -> base."""
+    found = {n: str(o["base"]) for n, o in (protocol.models.items() if protocol else []) if "base" in o}
+    for name, base in found.items():
+        if base not in available_models():
+            raise ModelError(f'[models."{name}"] base = {base!r}: no such model; available: {", ".join(list_models())}')
+        if name in available_models():
+            raise ModelError(f'[models."{name}"] has a base, but {name!r} is already a registered model: rename it')
+    return found
+
+
+def model_spec(name: str, protocol: Protocol | None = None) -> tuple[str, dict]:
+    """The registered architecture and factory arguments behind a leaderboard name under a protocol."""
+    options = dict(protocol.models.get(name, {})) if protocol else {}
+    return str(options.pop("base", name)), options
+
+
+def resolve(names: str | list[str], protocol: Protocol | None = None) -> list[str]:
+    """'all' or a comma-separated list (or list) of names: registered models and the protocol's variants."""
+    known = list_models() + sorted(variants(protocol))
     if isinstance(names, str):
-        names = list_models() if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in names if n not in available_models()]
+        names = known if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ModelError(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(list_models())}")
+        raise ModelError(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(known)}")
     return list(names)
+
+
+def build(name: str, protocol: Protocol | None = None, in_channels: int = 1):
+    """The model a leaderboard name stands for under a protocol (a variant's base with its arguments)."""
+    base, options = model_spec(name, protocol)
+    return create_model(base, in_channels=in_channels, **options)
 
 
 def create_model(name: str, in_channels: int = 1, **kw: object):
@@ -47,13 +72,14 @@ def create_model(name: str, in_channels: int = 1, **kw: object):
         raise ModelError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     try:
         return info.obj(in_channels=in_channels, **kw)
-    except (TypeError, ValueError) as exc:  # arguments from a protocol's [models.NAME] table or a bundle
-        raise ModelError(f"model {name!r} cannot be built with {kw}: {exc}") from None
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:  # arguments from a protocol or a bundle
+        why = str(exc) if len(str(exc)) <= 400 else str(exc)[:400] + "..."
+        raise ModelError(f"model {name!r} cannot be built with {kw}: {why}") from None
 
 
-def check_window(name: str, size: int, **kw: object) -> None:
+def check_window(name: str, protocol: Protocol) -> None:
     """Refuse a window side the model cannot take (before anything trains)."""
-    multiple = input_multiple(create_model(name, **kw))
+    multiple, size = input_multiple(build(name, protocol)), protocol.windows.size
     if size % multiple:
         raise ModelError(
             f"model {name!r} needs window sides divisible by {multiple}; the protocol's [windows] size is {size}"

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ichbench.data.dataset import Subject
 from ichbench.inference.infer import autocast, prepare_model, to_input
 from ichbench.models.contract import trainable
-from ichbench.models.registry import create_model
+from ichbench.models.registry import build
 from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
@@ -50,7 +50,7 @@ def job_seed(protocol: Protocol, fold: int) -> int:
 def build_model(name: str, protocol: Protocol, fold: int, device: torch.device) -> torch.nn.Module:
     """A freshly initialised model (initialisation seeded per job)."""
     torch.manual_seed(job_seed(protocol, fold))
-    return prepare_model(create_model(name, in_channels=1, **protocol.models.get(name, {})), device)
+    return prepare_model(build(name, protocol), device)
 
 
 def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

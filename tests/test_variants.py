@@ -1,0 +1,80 @@
+"""Variants as data: [models."NAME"] with `base` defines a new leaderboard name from any registered model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ichbench.errors import ModelError
+from ichbench.models import registry
+from ichbench.protocol import parse_protocol
+
+VARIANT = """
+[models."unet-convnext"]
+base = "unet"
+encoder_name = "tu-convnext_atto"
+"""
+
+
+def test_a_variant_is_its_base_built_with_its_arguments() -> None:
+    protocol = parse_protocol('name = "v"\n' + VARIANT, "v.toml")
+    assert registry.variants(protocol) == {"unet-convnext": "unet"}
+    assert registry.model_spec("unet-convnext", protocol) == ("unet", {"encoder_name": "tu-convnext_atto"})
+    assert registry.model_spec("unet", protocol) == ("unet", {})
+    assert registry.resolve("unet-convnext,threshold", protocol) == ["unet-convnext", "threshold"]
+    assert "unet-convnext" in registry.resolve("all", protocol)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(registry.build("unet-convnext", protocol)) == 5_773_193 != count(registry.build("unet", protocol))
+    with pytest.raises(ModelError, match="unknown model"):
+        registry.resolve("unet-convnext")  # without its protocol the name means nothing
+
+
+def test_bad_variants_are_clear_errors() -> None:
+    unknown = parse_protocol('name = "v"\n[models."mine"]\nbase = "vnet"\n', "v.toml")
+    with pytest.raises(ModelError, match=r'\[models."mine"\] base = \'vnet\': no such model; available: .*unet'):
+        registry.resolve("mine", unknown)
+    clash = parse_protocol('name = "v"\n[models."linknet"]\nbase = "unet"\n', "v.toml")
+    with pytest.raises(ModelError, match="'linknet' is already a registered model"):
+        registry.resolve("unet", clash)
+    bad_args = parse_protocol('name = "v"\n[models."mine"]\nbase = "unet"\nencoder_name = "no-such-encoder"\n', "v")
+    with pytest.raises(ModelError, match="model 'unet' cannot be built with"):
+        registry.build("mine", bad_args)
+
+
+def test_list_shows_variants_with_their_base(tmp_path: Path, cli, tiny_protocol) -> None:
+    proto = tiny_protocol(tmp_path / "tiny.toml")
+    proto.write_text(proto.read_text() + VARIANT)
+    done = cli("list", "unet*", "--protocol", proto, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(done.stdout)["models"]}
+    assert rows["unet-convnext"]["variant_of"] == "unet"
+    assert rows["unet-convnext"]["arguments"] == {"encoder_name": "tu-convnext_atto"}
+    assert rows["unet-convnext"]["parameters"] == 5_773_193 and "variant_of" not in rows["unet"]
+
+
+@pytest.mark.slow
+def test_a_timm_encoder_variant_trains_writes_its_own_row_exports_and_predicts(
+    tmp_path: Path, cli, tiny_protocol
+) -> None:
+    from ichbench.data.phantom_write import write_phantom
+
+    proto = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
+    proto.write_text(proto.read_text() + VARIANT)
+    run = cli("run", "--models", "unet-convnext,resunet", "--protocol", proto, "--out", "r", "--leaderboard", "lb")
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(next((tmp_path / "lb").glob("*.csv")))
+    assert list(table.model) == ["unet-convnext", "resunet"] and table.params[0] == 5_773_193
+    assert cli("leaderboard", "verify", "--dir", "lb").returncode == 0
+    export = cli("export", "r", "--model", "unet-convnext", "--out", "bundle")
+    assert export.returncode == 0, export.stderr
+    meta = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    assert meta["model"] == "unet-convnext" and meta["base"] == "unet"
+    assert meta["model_kwargs"] == {"encoder_name": "tu-convnext_atto"}
+    write_phantom(tmp_path / "scans", subjects=1, slices=3, size=64, seed=3, layout="nifti")
+    scan = next((tmp_path / "scans" / "ct_scans").glob("*.nii"))
+    predicted = cli("predict", "bundle", scan, "--out", "pred", "--device", "cpu")
+    assert predicted.returncode == 0, predicted.stderr
+    assert (tmp_path / "pred" / "mask.nii.gz").exists()
