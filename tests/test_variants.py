@@ -78,3 +78,27 @@ def test_a_timm_encoder_variant_trains_writes_its_own_row_exports_and_predicts(
     predicted = cli("predict", "bundle", scan, "--out", "pred", "--device", "cpu")
     assert predicted.returncode == 0, predicted.stderr
     assert (tmp_path / "pred" / "mask.nii.gz").exists()
+
+
+def test_pretrained_encoder_weights_come_from_the_local_cache_or_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+    import segmentation_models_pytorch as smp
+    import torch
+    from safetensors.torch import save_file
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelError, match=f"not in the local Hugging Face cache \\({tmp_path / 'hub'}\\)"):
+        registry.create_model("unet", encoder_name="resnet18", encoder_weights="imagenet")
+    # Put "pretrained" weights where the hub cache keeps them: they are loaded, with nothing downloaded.
+    settings = smp.encoders.encoders["resnet18"]["pretrained_settings"]["imagenet"]
+    folder = tmp_path / "hub" / f"models--{settings['repo_id'].replace('/', '--')}" / "snapshots"
+    folder = folder / settings["revision"]
+    folder.mkdir(parents=True)
+    reference = smp.encoders.get_encoder("resnet18", weights=None)
+    torch.nn.init.constant_(reference.conv1.weight, 0.25)
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text("{}")
+    model = registry.create_model("unet", in_channels=3, encoder_name="resnet18", encoder_weights="imagenet")
+    assert torch.all(model.encoder.conv1.weight == 0.25)

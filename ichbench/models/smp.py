@@ -1,14 +1,48 @@
-"""U-Net, U-Net++ and LinkNet from segmentation-models-pytorch (resnet34 encoder, random init)."""
+"""U-Net, U-Net++ and LinkNet from segmentation-models-pytorch (resnet34 encoder, random init).
+
+Any smp encoder or timm model (`encoder_name = "tu-..."`) may be chosen. Encoders start random
+(`encoder_weights = None`, as the paper trains from scratch); pretrained ones (`"imagenet"`, or True
+for `tu-` encoders) are read from the local Hugging Face cache only: a run never downloads.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import huggingface_hub
 import segmentation_models_pytorch as smp
+from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from torch import nn
 
+from ichbench.errors import ModelError
 
-def _build(cls: type, in_channels: int, encoder_name: str = "resnet34", **kw: object) -> nn.Module:
-    # encoder_weights=None: weights cannot be downloaded at run time, and the paper trains from scratch.
-    model = cls(encoder_name=encoder_name, encoder_weights=None, in_channels=in_channels, classes=1, **kw)
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """Hugging Face hub lookups answer from the local cache or fail, without touching the network."""
+    before = huggingface_hub.constants.HF_HUB_OFFLINE
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        huggingface_hub.constants.HF_HUB_OFFLINE = before
+
+
+def _build(
+    cls: type, in_channels: int, encoder_name: str = "resnet34", encoder_weights: object = None, **kw: object
+) -> nn.Module:
+    try:
+        with _offline():
+            model = cls(
+                encoder_name=encoder_name, encoder_weights=encoder_weights, in_channels=in_channels, classes=1, **kw
+            )
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        raise ModelError(
+            f"encoder weights {encoder_weights!r} of {encoder_name} are not in the local Hugging Face cache "
+            f"({huggingface_hub.constants.HF_HUB_CACHE}); ichbench never downloads during a run: fetch them "
+            f"there once beforehand, or use encoder_weights = None ({type(exc).__name__})"
+        ) from None
     model.input_multiple = 2 ** int(kw.get("encoder_depth", 5))  # the encoder halves the size at each stage
     return model
 
