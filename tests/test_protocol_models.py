@@ -74,7 +74,17 @@ def test_missing_protocol_file() -> None:
     assert Training().lr == 1e-5
 
 
-BUILTINS = ["linknet", "resunet", "threshold", "threshold-fixed", "unet", "unet-hssayeni", "unetplusplus"]
+BUILTINS = [
+    "linknet",
+    "nnunet-2d",
+    "nnunet-2d-resenc",
+    "resunet",
+    "threshold",
+    "threshold-fixed",
+    "unet",
+    "unet-hssayeni",
+    "unetplusplus",
+]
 
 
 def test_builtins_register_through_entry_points() -> None:

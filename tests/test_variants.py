@@ -56,28 +56,33 @@ def test_list_shows_variants_with_their_base(tmp_path: Path, cli, tiny_protocol)
 
 
 @pytest.mark.slow
-def test_a_timm_encoder_variant_trains_writes_its_own_row_exports_and_predicts(
+def test_a_timm_encoder_variant_and_nnunet_train_write_their_own_rows_export_and_predict(
     tmp_path: Path, cli, tiny_protocol
 ) -> None:
     from ichbench.data.phantom_write import write_phantom
 
     proto = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
     proto.write_text(proto.read_text() + VARIANT)
-    run = cli("run", "--models", "unet-convnext,resunet", "--protocol", proto, "--out", "r", "--leaderboard", "lb")
+    models = "unet-convnext,nnunet-2d,resunet"
+    run = cli("run", "--models", models, "--protocol", proto, "--out", "r", "--leaderboard", "lb")
     assert run.returncode == 0, run.stderr
     table = pd.read_csv(next((tmp_path / "lb").glob("*.csv")))
-    assert list(table.model) == ["unet-convnext", "resunet"] and table.params[0] == 5_773_193
+    assert list(table.model) == models.split(",") and table.params[0] == 5_773_193
     assert cli("leaderboard", "verify", "--dir", "lb").returncode == 0
     export = cli("export", "r", "--model", "unet-convnext", "--out", "bundle")
     assert export.returncode == 0, export.stderr
     meta = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
     assert meta["model"] == "unet-convnext" and meta["base"] == "unet"
     assert meta["model_kwargs"] == {"encoder_name": "tu-convnext_atto"}
+    nnunet = cli("export", "r", "--model", "nnunet-2d", "--out", "nnunet")
+    assert nnunet.returncode == 0, nnunet.stderr
+    assert json.loads((tmp_path / "nnunet" / "bundle.json").read_text())["model_kwargs"] == {"window": 32}
     write_phantom(tmp_path / "scans", subjects=1, slices=3, size=64, seed=3, layout="nifti")
     scan = next((tmp_path / "scans" / "ct_scans").glob("*.nii"))
-    predicted = cli("predict", "bundle", scan, "--out", "pred", "--device", "cpu")
-    assert predicted.returncode == 0, predicted.stderr
-    assert (tmp_path / "pred" / "mask.nii.gz").exists()
+    for bundle in ("bundle", "nnunet"):
+        predicted = cli("predict", bundle, scan, "--out", f"pred-{bundle}", "--device", "cpu")
+        assert predicted.returncode == 0, predicted.stderr
+        assert (tmp_path / f"pred-{bundle}" / "mask.nii.gz").exists()
 
 
 def test_pretrained_encoder_weights_come_from_the_local_cache_or_a_clear_error(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from ichbench import __version__
 from ichbench.errors import RunError
@@ -90,8 +90,9 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         for f in chosen:
-            state = load_checked(jobs / f"fold{f}" / "best.pt")
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / f"fold{f}.safetensors"))
+            net = create_model(base, in_channels=1, **model_kwargs)
+            net.load_state_dict(load_checked(jobs / f"fold{f}" / "best.pt"))
+            save_model(net, str(tmp / f"fold{f}.safetensors"))  # keeps tensors a model shares (nnU-Net's) once
         (tmp / "protocol.toml").write_text(protocol.to_toml())
         (tmp / "bundle.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         tmp.rename(out)
@@ -133,7 +134,7 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
         model = create_model(meta.get("base", meta["model"]), in_channels=1, **meta.get("model_kwargs", {}))
         weights = path / f"fold{f}.safetensors"
         try:
-            model.load_state_dict(load_file(str(weights)))
+            load_model(model, str(weights))
         except (OSError, SafetensorError, RuntimeError) as exc:  # missing, damaged, or another model's weights
             raise RunError(f"{weights}: cannot load the weights of {meta['model']} ({exc})") from None
         models[int(f)] = prepare_model(model, torch.device(device)).eval()

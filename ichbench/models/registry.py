@@ -7,6 +7,7 @@ in `ichbench.models.contract`.
 from __future__ import annotations
 
 import fnmatch
+import inspect
 
 from ichbench.errors import ModelError
 from ichbench.models.contract import input_multiple
@@ -43,9 +44,15 @@ def variants(protocol: Protocol | None) -> dict[str, str]:
 
 
 def model_spec(name: str, protocol: Protocol | None = None) -> tuple[str, dict]:
-    """The registered architecture and factory arguments behind a leaderboard name under a protocol."""
+    """The registered architecture and factory arguments behind a leaderboard name under a protocol.
+
+    A factory with a `window` parameter (nnU-Net's, which plans its stages for the patch) gets the
+    protocol's window side unless the protocol sets it (bundles record it with the other arguments)."""
     options = dict(protocol.models.get(name, {})) if protocol else {}
-    return str(options.pop("base", name)), options
+    base = str(options.pop("base", name))
+    if protocol is not None and "window" not in options and _takes_window(base):
+        options["window"] = protocol.windows.size
+    return base, options
 
 
 def resolve(names: str | list[str], protocol: Protocol | None = None) -> list[str]:
@@ -63,6 +70,14 @@ def build(name: str, protocol: Protocol | None = None, in_channels: int = 1):
     """The model a leaderboard name stands for under a protocol (a variant's base with its arguments)."""
     base, options = model_spec(name, protocol)
     return create_model(base, in_channels=in_channels, **options)
+
+
+def _takes_window(name: str) -> bool:
+    info = available_models().get(name)
+    try:
+        return info is not None and "window" in inspect.signature(info.obj).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return False
 
 
 def create_model(name: str, in_channels: int = 1, **kw: object):
