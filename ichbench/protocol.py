@@ -13,6 +13,9 @@ from typing import Any
 from ichbench.errors import ProtocolError
 
 SELECT = ("val_soft_jaccard", "val_jaccard")
+LOSSES = ("bce", "jaccard", "dice_bce")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("none", "poly", "cosine")
 
 
 def presets() -> list[str]:
@@ -83,6 +86,13 @@ class Training:
     loss: str = "bce"
     select: str = "val_jaccard"  # or "val_soft_jaccard", the original code's Keras monitor (see train.py)
     seed: int = 0
+    schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
+    weight_decay: float = 0.0
+
+
+# Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
+# that value they stay out of the hash, so every earlier protocol (and its leaderboard table) keeps it.
+ADDED_LATER: dict[tuple[str, str], Any] = {("training", "schedule"): "none", ("training", "weight_decay"): 0.0}
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,9 @@ class Protocol:
         the [phantom] table counts only for runs on the phantom, whose data it defines."""
         skip = {"name", "description"} | (set() if on_phantom else {"phantom"})
         doc = {k: v for k, v in asdict(self).items() if k not in skip}
+        for (section, key), neutral in ADDED_LATER.items():  # keys added later leave older hashes unchanged
+            if doc[section][key] == neutral:
+                del doc[section][key]
         canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -255,8 +268,16 @@ def _validate(source: str, p: Protocol) -> None:
         (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
         (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
         (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
-        (p.training.loss in ("bce", "jaccard"), f"[training] loss must be 'bce' or 'jaccard', got {p.training.loss!r}"),
-        (p.training.optimizer == "adam", f"[training] optimizer must be 'adam', got {p.training.optimizer!r}"),
+        (p.training.loss in LOSSES, f"[training] loss must be one of {', '.join(LOSSES)}, got {p.training.loss!r}"),
+        (
+            p.training.optimizer in OPTIMIZERS,
+            f"[training] optimizer must be one of {', '.join(OPTIMIZERS)}, got {p.training.optimizer!r}",
+        ),
+        (
+            p.training.schedule in SCHEDULES,
+            f"[training] schedule must be one of {', '.join(SCHEDULES)}, got {p.training.schedule!r}",
+        ),
+        (p.training.weight_decay >= 0, f"[training] weight_decay must be >= 0, got {p.training.weight_decay}"),
         (
             p.training.select in SELECT,
             f"[training] select must be one of {', '.join(SELECT)}, got {p.training.select!r}",

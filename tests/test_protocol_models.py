@@ -57,7 +57,7 @@ def test_the_phantom_counts_only_for_runs_on_the_phantom() -> None:
         ('name = "x"\n[training]\nepoch = 3', r"unknown key\(s\) in \[training\]: epoch"),
         ('name = "x"\n[trainning]\nepochs = 3', r"unknown section\(s\) trainning"),
         ('name = "x"\n[post]\nthreshold = 1.5', r"threshold must be in \(0, 1\)"),
-        ('name = "x"\n[training]\nloss = "dice"', "loss must be 'bce' or 'jaccard'"),
+        ('name = "x"\n[training]\nloss = "dice"', "loss must be one of bce, jaccard, dice_bce, got 'dice'"),
         ('name = "x"\n[cv]\nfolds = true', r"\[cv\] folds must be a int"),
         ("[cv]\nfolds = 3", "missing 'name'"),
         ('name = "x"\n[cv\n', "invalid TOML"),

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ichbench.data.dataset import Subject
 from ichbench.inference.infer import autocast, prepare_model, to_input
@@ -23,6 +22,7 @@ from ichbench.models.registry import build
 from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
+from ichbench.training.recipe import loss_fn, make_optimizer, set_lr
 from ichbench.training.validation import best_point, improves, validate_epoch, validate_slices
 from ichbench.training.windows import WindowSampler, training_windows
 
@@ -53,19 +53,6 @@ def build_model(name: str, protocol: Protocol, fold: int, device: torch.device) 
     return prepare_model(build(name, protocol), device)
 
 
-def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Binary cross-entropy or soft Jaccard on logits."""
-    if name == "bce":
-        return F.binary_cross_entropy_with_logits
-
-    def soft_jaccard(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p = torch.sigmoid(logits)
-        inter = (p * target).sum()
-        return 1 - (inter + 1.0) / (p.sum() + target.sum() - inter + 1.0)
-
-    return soft_jaccard
-
-
 class TimeLimit(Exception):
     """Raised at an epoch boundary when the run's deadline has passed; everything is checkpointed."""
 
@@ -91,7 +78,7 @@ def train(
         save_checked(job_dir / BEST, model.state_dict())
         return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
     seed = job_seed(protocol, fold)
-    optimizer = torch.optim.Adam(model.parameters(), lr=protocol.training.lr)
+    optimizer = make_optimizer(model.parameters(), protocol.training)
     state = _load(job_dir / CHECKPOINT, device)
     history: list[dict] = state["history"] if state else []
     best = (state["best_epoch"], state["best_score"]) if state else (-1, -math.inf)
@@ -107,6 +94,7 @@ def train(
     criterion = loss_fn(protocol.training.loss)
     for epoch in range(len(history), protocol.training.epochs):
         start = time.perf_counter()
+        lr = set_lr(optimizer, epoch, protocol.training)
         train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
         trained_at = time.perf_counter()
         scored = validate_epoch(model, val, val_windows, protocol, device)
@@ -114,6 +102,7 @@ def train(
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
+            "lr": lr,
             **scored.fields,
             "train_seconds": trained_at - start,
             "val_seconds": end - trained_at,

@@ -1,0 +1,63 @@
+"""Training recipe options: dice_bce loss, poly/cosine schedules, weight decay; each in the protocol hash."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from ichbench.errors import ProtocolError
+from ichbench.protocol import Training, load_protocol, parse_protocol
+from ichbench.training.recipe import loss_fn, lr_at, make_optimizer
+
+
+def test_schedules_by_hand() -> None:
+    poly, cosine, none = (Training(epochs=10, lr=1e-3, schedule=s) for s in ("poly", "cosine", "none"))
+    assert lr_at(0, poly) == 1e-3 and lr_at(5, poly) == pytest.approx(1e-3 * 0.5**0.9)
+    assert lr_at(5, cosine) == pytest.approx(0.5e-3) and lr_at(10, cosine) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(7, none) == 1e-3
+
+
+def test_dice_bce_by_hand() -> None:
+    logits = torch.tensor([[0.0, 0.0], [0.0, 0.0]])  # p = 0.5 everywhere
+    target = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    bce = math.log(2)  # -log(0.5) for every pixel
+    dice = (2 * 0.5 + 1) / (2.0 + 1.0 + 1)  # inter 0.5, sum p 2, sum t 1, smoothed by 1
+    assert float(loss_fn("dice_bce")(logits, target)) == pytest.approx(bce + 1 - dice)
+
+
+def test_weight_decay_and_optimizer() -> None:
+    params = [torch.nn.Parameter(torch.ones(3))]
+    adamw = make_optimizer(params, Training(optimizer="adamw", weight_decay=0.01))
+    assert isinstance(adamw, torch.optim.AdamW) and adamw.param_groups[0]["weight_decay"] == 0.01
+    assert type(make_optimizer(params, Training())) is torch.optim.Adam
+
+
+def test_every_option_is_in_the_hash_and_defaults_keep_old_hashes() -> None:
+    paper = load_protocol("paper")
+    assert paper.hash == "e0fe5395e181"  # the committed faithful-paper table's hash, unchanged
+    changed = {
+        replace(paper, training=replace(paper.training, **kw)).hash
+        for kw in ({"loss": "dice_bce"}, {"schedule": "poly"}, {"schedule": "cosine"}, {"weight_decay": 1e-4})
+    }
+    assert len(changed) == 4 and paper.hash not in changed
+    with pytest.raises(ProtocolError, match="schedule must be one of none, poly, cosine, got 'step'"):
+        parse_protocol('name = "x"\n[training]\nschedule = "step"\n', "x")
+    with pytest.raises(ProtocolError, match="weight_decay must be >= 0"):
+        parse_protocol('name = "x"\n[training]\nweight_decay = -1.0\n', "x")
+
+
+def test_a_modern_recipe_trains_and_logs_its_learning_rate(tmp_path: Path, cli, tiny_protocol) -> None:
+    proto = tiny_protocol(tmp_path / "tiny.toml", epochs=2)
+    recipe = 'lr = 1e-3\nloss = "dice_bce"\nschedule = "poly"\nweight_decay = 1e-4\noptimizer = "adamw"'
+    proto.write_text(proto.read_text().replace("lr = 1e-3", recipe))
+    args = ("--models", "resunet", "--jobs", "resunet:0", "--protocol", proto, "--out", "r", "--no-leaderboard")
+    done = cli("run", *args)
+    assert done.returncode == 0, done.stderr
+    history = pd.read_csv(tmp_path / "r" / "history.csv")
+    assert list(history.lr) == pytest.approx([1e-3, 1e-3 * 0.5**0.9])
+    assert 'loss = "dice_bce"' in (tmp_path / "r" / "protocol.toml").read_text()
