@@ -46,6 +46,8 @@ def test_two_slices_merged_equal_the_unsliced_run_metric_for_metric(tmp_path: Pa
         exported = cli("evidence", name, "--out", f"ev/{name}")
         assert exported.returncode == 0 and "2 job(s) written" in exported.stdout, exported.stderr
     assert (tmp_path / "ev" / "a" / "jobs" / "resunet" / "fold0" / "result.json.gz").is_file()
+    mixed = cli("evidence", "b", "--out", "ev/a")  # one folder per run: never another run's run.json over it
+    assert mixed.returncode == 2 and "holds the evidence of another run" in mixed.stderr
     again = cli("merge", "ev/a", "ev/b", "--out", "from-evidence", "--no-leaderboard")
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(one[columns], pd.read_csv(tmp_path / "from-evidence" / "summary.csv")[columns])

@@ -23,6 +23,12 @@ def export_evidence(run_dir: Path, out: Path) -> list[str]:
     run_dir, out = Path(run_dir), Path(out)
     if not (run_dir / "run.json").is_file():
         raise RunError(f"{run_dir}: not a run directory (no run.json)")
+    held = out / "run.json"
+    if held.is_file() and held.read_bytes() != (run_dir / "run.json").read_bytes():
+        raise RunError(
+            f"{out}: holds the evidence of another run; export each run to its own folder "
+            "(ichbench merge takes several)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         if (run_dir / name).is_file():
