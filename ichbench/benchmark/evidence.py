@@ -9,6 +9,7 @@ so every metric of a row can be recomputed from it.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def export_evidence(run_dir: Path, out: Path) -> list[str]:
     if not (run_dir / "run.json").is_file():
         raise RunError(f"{run_dir}: not a run directory (no run.json)")
     held = out / "run.json"
-    if held.is_file() and held.read_bytes() != (run_dir / "run.json").read_bytes():
+    if held.is_file() and _identity(held) != _identity(run_dir / "run.json"):  # a resumed run is the same run
         raise RunError(
             f"{out}: holds the evidence of another run; export each run to its own folder "
             "(ichbench merge takes several)"
@@ -42,3 +43,9 @@ def export_evidence(run_dir: Path, out: Path) -> list[str]:
             atomic_write_bytes(target, gzip.compress(result.read_bytes(), mtime=0))
             written.append(f"{job.parts[1]}:{job.parts[2].removeprefix('fold')}")
     return written
+
+
+def _identity(path: Path) -> tuple:
+    """What makes a run that run (a resume rewrites run.json but keeps these)."""
+    meta = json.loads(path.read_text())
+    return tuple(str(meta.get(k)) for k in ("created", "protocol_hash", "dataset_fingerprint", "models", "jobs"))
