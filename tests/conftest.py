@@ -7,8 +7,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ichbench.data.phantom_write import write_phantom
+
+# Property-based tests (the fuzzing ones use these as they are) stay bounded and reproducible in CI:
+# derandomized, a fixed number of examples, a per-example deadline.
+settings.register_profile(
+    "ichbench",
+    max_examples=60,
+    deadline=5000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("ichbench")
 
 TINY_PROTOCOL = """
 name = "tiny"
@@ -89,10 +101,22 @@ def cli(tmp_path: Path):
 
     exe = Path(sys.executable).parent / "ichbench"
 
-    def run(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, timeout: float = 600, env: dict | None = None, limit: int | None = None
+    ) -> subprocess.CompletedProcess:
+        """`limit`: a file-size limit in bytes (ulimit -f); Python ignores SIGXFSZ, so writes past it fail."""
+        import resource
+
         full_env = dict(os.environ, **(env or {}))
+        cap = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None
         return subprocess.run(
-            [str(exe), *map(str, args)], capture_output=True, text=True, cwd=tmp_path, timeout=timeout, env=full_env
+            [str(exe), *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=timeout,
+            env=full_env,
+            preexec_fn=cap,
         )
 
     return run

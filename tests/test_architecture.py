@@ -20,6 +20,7 @@ LAYERS = [
         "ichbench._post",
         "ichbench.plugins",
         "ichbench.runlock",
+        "ichbench.protocol_checks",
     },
     {"ichbench.data"},
     {"ichbench.models"},

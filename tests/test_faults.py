@@ -38,19 +38,7 @@ def _limited(bytes_: int):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (bytes_, bytes_))
 
 
-def _cli(tmp_path: Path, *args: object, limit: int | None = None) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).parent / "ichbench"
-    return subprocess.run(
-        [str(exe), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-        preexec_fn=_limited(limit) if limit else None,
-    )
-
-
-def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded(tmp_path: Path, tiny_protocol):
+def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded(tmp_path: Path, cli, tiny_protocol):
     tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=3)
     args = ("run", "--models", "resunet", "--jobs", "resunet:0", "--protocol", tiny, "--out", "r", "--no-leaderboard")
     job = tmp_path / "r" / "jobs" / "resunet" / "fold0"
@@ -66,7 +54,7 @@ def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded
     before = {p.name: p.read_bytes() for p in job.iterdir()}
 
     # The next checkpoint cannot be written: one clear error, the previous checkpoint intact, no temp file.
-    full = _cli(tmp_path, *args, "--resume", limit=checkpoint.stat().st_size // 2)
+    full = cli(*args, "--resume", limit=checkpoint.stat().st_size // 2)
     assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
     assert f"cannot write {Path('r/jobs/resunet/fold0/checkpoint.pt')}: File too large" in full.stderr
     assert "free space and run the command again" in full.stderr
@@ -77,20 +65,20 @@ def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded
     data = bytearray(checkpoint.read_bytes())
     data[len(data) // 2] ^= 0xFF
     checkpoint.write_bytes(bytes(data))
-    damaged = _cli(tmp_path, *args, "--resume")
+    damaged = cli(*args, "--resume")
     assert damaged.returncode == 2 and "Traceback" not in damaged.stderr, damaged.stderr
     assert "checkpoint.pt: damaged" in damaged.stderr and "--restart-damaged" in damaged.stderr
-    restarted = _cli(tmp_path, *args, "--resume", "--restart-damaged")
+    restarted = cli(*args, "--resume", "--restart-damaged")
     assert restarted.returncode == 0, restarted.stderr
     assert "restarting" in restarted.stderr and (job / "checkpoint.pt.damaged").exists()
     assert len(pd.read_csv(tmp_path / "r" / "history.csv")) == 3
 
 
-def test_a_failed_leaderboard_append_leaves_no_row_and_resume_appends_it(tmp_path: Path, tiny_protocol) -> None:
+def test_a_failed_leaderboard_append_leaves_no_row_and_resume_appends_it(tmp_path: Path, cli, tiny_protocol) -> None:
     tiny = tiny_protocol(tmp_path / "tiny.toml")
     board = tmp_path / "lb"
     args = ("run", "--models", "threshold", "--protocol", tiny, "--out", "r", "--leaderboard", board)
-    first = _cli(tmp_path, *args)
+    first = cli(*args)
     assert first.returncode == 0, first.stderr
     table = next(board.glob("*.csv"))
     frame = pd.read_csv(table)
@@ -99,12 +87,12 @@ def test_a_failed_leaderboard_append_leaves_no_row_and_resume_appends_it(tmp_pat
     evidence = sorted((board / "runs").iterdir())
     (tmp_path / "r" / "leaderboard_rows.json").unlink()
     second = ("run", "--models", "threshold", "--protocol", tiny, "--out", "r2", "--leaderboard", board)
-    full = _cli(tmp_path, *second, limit=len(before) - 100)
+    full = cli(*second, limit=len(before) - 100)
     assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
     assert f"cannot write {table.relative_to(tmp_path)}" in full.stderr or f"cannot write {table}" in full.stderr
     assert table.read_bytes() == before and sorted((board / "runs").iterdir()) == evidence
     assert (tmp_path / "r2" / "jobs" / "threshold" / "fold1" / "result.json").exists()  # the jobs' work is kept
-    done = _cli(tmp_path, *second, "--resume")
+    done = cli(*second, "--resume")
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(table)) == 41
 

@@ -15,17 +15,11 @@ from types import SimpleNamespace
 import nibabel as nib
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ichbench.errors import IchbenchError
 
-BOUNDED = settings(
-    max_examples=60,
-    deadline=5000,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 junk = st.binary(max_size=2048)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=True), st.text(max_size=20)
@@ -72,7 +66,6 @@ def protocol_texts(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@BOUNDED
 @given(text=protocol_texts() | st.text(max_size=300))
 def test_protocol_parser(text: str) -> None:
     from ichbench.protocol import Protocol, parse_protocol
@@ -85,7 +78,6 @@ def test_protocol_parser(text: str) -> None:
     assert parse_protocol(protocol.to_toml(), "again").hash == protocol.hash  # what it accepts, it writes back
 
 
-@BOUNDED
 @given(data=junk | st.text(max_size=500).map(str.encode), header=st.booleans())
 def test_diagnosis_csv(tmp_path: Path, data: bytes, header: bool) -> None:
     from ichbench.data.diagnosis import read_diagnosis
@@ -102,7 +94,6 @@ def test_diagnosis_csv(tmp_path: Path, data: bytes, header: bool) -> None:
     assert rows and all(isinstance(p, int) for p in rows)
 
 
-@BOUNDED
 @given(data=junk | st.text(max_size=500).map(str.encode))
 def test_folder_manifest(tmp_path: Path, data: bytes) -> None:
     from ichbench.data.folder import read_folder
@@ -143,7 +134,6 @@ def damaged(draw: st.DrawFn, valid: bytes) -> bytes:
     return draw(junk)
 
 
-@BOUNDED
 @given(data=st.data())
 def test_image_reader(tmp_path: Path, real_files: dict[str, bytes], data: st.DataObject) -> None:
     from ichbench.data.imageio import read_gray
@@ -164,7 +154,6 @@ nifti_arrays = st.builds(
 )
 
 
-@BOUNDED
 @given(data=st.data())
 def test_nifti_reader(tmp_path: Path, real_files: dict[str, bytes], data: st.DataObject) -> None:
     from ichbench.data.imageio import read_nifti
@@ -196,7 +185,6 @@ fold_docs = st.fixed_dictionaries(
 )
 
 
-@BOUNDED
 @given(
     doc=json_values | st.fixed_dictionaries({"folds": json_values | st.lists(fold_docs, max_size=3)}),
     raw=st.booleans(),
@@ -245,7 +233,6 @@ def bundle_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     }
 
 
-@BOUNDED
 @given(data=st.data())
 def test_bundles(tmp_path: Path, bundle_files: dict[str, bytes], data: st.DataObject) -> None:
     from ichbench.inference.bundle import load_bundle
@@ -270,53 +257,3 @@ def test_bundles(tmp_path: Path, bundle_files: dict[str, bytes], data: st.DataOb
     except IchbenchError:
         return
     assert sorted(bundle.models) == bundle.meta["folds"]
-
-
-arrays = st.builds(
-    lambda dtype, shape: np.full(shape, 0.7).astype(dtype),
-    st.sampled_from([np.float32, np.float64, np.uint8, np.int32, np.bool_]),
-    st.lists(st.integers(0, 40), min_size=0, max_size=4).map(tuple),
-)
-
-
-@BOUNDED
-@given(
-    prob=arrays,
-    threshold=st.floats(allow_nan=True) | st.integers(-5, 5),
-    close=st.integers(-3, 20) | st.floats(allow_nan=True),
-    open_=st.integers(-3, 20),
-    threads=st.integers(-2, 4),
-)
-def test_post_binarize(prob: np.ndarray, threshold: float, close: int, open_: int, threads: int) -> None:
-    from ichbench import post
-
-    try:
-        mask = post.binarize(prob, threshold, close, open_, threads=threads)
-    except IchbenchError:
-        return
-    assert mask.shape == prob.shape and mask.dtype == np.uint8
-
-
-@BOUNDED
-@given(
-    patches=arrays,
-    corners=st.lists(st.lists(st.integers(-50, 100), min_size=0, max_size=3), max_size=6).map(
-        lambda c: np.array(c, dtype=object if len({len(r) for r in c}) > 1 else np.int64)
-    ),
-    shape=st.tuples(st.integers(-5, 80), st.integers(-5, 80)),
-    weighting=st.sampled_from(["mean", "gaussian", "max", ""]),
-)
-def test_post_stitch(patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str) -> None:
-    from ichbench import post
-
-    try:
-        prob = post.stitch(patches, corners, shape, weighting)
-    except IchbenchError:
-        return
-    assert prob.shape == shape and prob.dtype == np.float32
-    for threshold in (0.5,):
-        try:
-            mask = post.stitch_binarize(patches[None], corners, shape, threshold, 2, 1, weighting=weighting)
-        except IchbenchError:
-            return
-        assert mask.shape == (1, *shape)

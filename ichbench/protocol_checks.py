@@ -1,0 +1,57 @@
+"""The allowed values of a protocol's settings, and the check a parsed protocol must pass."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ichbench.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from ichbench.protocol import Protocol
+
+SELECT = ("val_soft_jaccard", "val_jaccard")
+LOSSES = ("bce", "jaccard", "dice_bce")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("none", "poly", "cosine")
+
+
+def validate(source: str, p: Protocol) -> None:
+    """Raise ProtocolError naming the first value out of range or not among the allowed names."""
+    checks = [
+        (p.cv.folds >= 2, f"[cv] folds must be >= 2, got {p.cv.folds}"),
+        (0 <= p.cv.val_fraction < 1, f"[cv] val_fraction must be in [0, 1), got {p.cv.val_fraction}"),
+        (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
+        (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
+        (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
+        (p.training.loss in LOSSES, f"[training] loss must be one of {', '.join(LOSSES)}, got {p.training.loss!r}"),
+        (
+            p.training.optimizer in OPTIMIZERS,
+            f"[training] optimizer must be one of {', '.join(OPTIMIZERS)}, got {p.training.optimizer!r}",
+        ),
+        (
+            p.training.schedule in SCHEDULES,
+            f"[training] schedule must be one of {', '.join(SCHEDULES)}, got {p.training.schedule!r}",
+        ),
+        (p.training.weight_decay >= 0, f"[training] weight_decay must be >= 0, got {p.training.weight_decay}"),
+        (
+            p.training.select in SELECT,
+            f"[training] select must be one of {', '.join(SELECT)}, got {p.training.select!r}",
+        ),
+        (0 < p.post.threshold < 1, f"[post] threshold must be in (0, 1), got {p.post.threshold}"),
+        (
+            p.post.weighting in ("mean", "gaussian"),
+            f"[post] weighting must be mean or gaussian, got {p.post.weighting!r}",
+        ),
+        (p.post.close >= 0 and p.post.open >= 0, "[post] close and open must be >= 0"),
+        (
+            p.phantom.size * p.data.scale >= p.windows.size,
+            f"[phantom] size {p.phantom.size} at [data] scale {p.data.scale} is smaller than the window",
+        ),
+        (
+            p.data.scale > 0 and abs(round(1 / p.data.scale) * p.data.scale - 1) < 1e-9,
+            f"[data] scale must be 1 / n for a whole number n (1, 0.5, 0.25, ...), got {p.data.scale}",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ProtocolError(f"{source}: {message}")
