@@ -38,9 +38,10 @@ class Check:
     detail: str = ""
 
 
-def recompute(folder: Path, model: str) -> dict[str, float]:
-    """A model's fold count, parameter count and every metric, from an evidence folder or run directory."""
-    results = model_results(folder, model)
+def recompute(folder: Path, model: str, results: list[dict] | None = None) -> dict[str, float]:
+    """A model's fold count, parameter count and every metric, from an evidence folder or run directory
+    (or from its results, already read from there)."""
+    results = model_results(folder, model) if results is None else results
     if not results:
         raise IchbenchError(f"{folder}: no finished job of {model}")
     toml = Path(folder) / "protocol.toml"
@@ -146,10 +147,11 @@ def _attach_row(directory: Path, row: dict, sources: list[Path]) -> dict:
     for source in candidates:
         try:
             if (source / "run.json").is_file() and not _provenance(source, row):
-                if not differences(row, recompute(source, row["model"])):
+                results = model_results(source, row["model"])
+                if not differences(row, recompute(source, row["model"], results)):
                     splits = source / "splits.json"
                     src = Source(
-                        model_results(source, row["model"]),
+                        results,
                         (source / "protocol.toml").read_text(),
                         json.loads((source / "run.json").read_text()),
                         splits.read_bytes() if splits.is_file() else None,
