@@ -25,7 +25,7 @@ class Sampler:
         slices = torch.from_numpy(rng.integers(0, 255, (40, 640, 640), dtype=np.uint8))
         corners = rng.integers(0, 480, (4000, 2))
         index = np.column_stack([rng.integers(0, 40, 4000), corners]).astype(np.int64)
-        self.sampler = WindowSampler(WindowSet(slices, slices, index, SIZE), BATCH, seed=0)
+        self.sampler = WindowSampler(WindowSet(slices[:, None], slices, index, SIZE), BATCH, seed=0)
         self.rows = index[:BATCH]
         # The floor: copying the same bytes (two batches of uint8 windows) with numpy.
         self.src = rng.integers(0, 255, (2, BATCH, SIZE, SIZE), dtype=np.uint8)

@@ -45,6 +45,31 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """What every model sees (see ichbench.data.inputs): display windows and slices of context either side."""
+
+    channels: tuple[str, ...] = ("brain",)
+    context: int = 0
+
+    @property
+    def count(self) -> int:
+        """C, the number of input channels."""
+        return len(self.channels) * (2 * self.context + 1)
+
+    def offsets(self) -> list[int]:
+        """Slice offsets in channel order: 0, -1, +1, -2, +2, ..."""
+        return [0] + [d for k in range(1, self.context + 1) for d in (-k, k)]
+
+    def labels(self) -> list[str]:
+        """A name per channel, e.g. 'brain', 'bone', 'brain-1', 'bone+1'."""
+        return [f"{c}{'' if d == 0 else f'{d:+d}'}" for d in self.offsets() for c in self.channels]
+
+    def needs(self, window: str) -> bool:
+        """Does this input use a display window (and so must the data set hold it)."""
+        return window in self.channels
+
+
+@dataclass(frozen=True)
 class PhantomSpec:
     """The built-in phantom used when no data set is given."""
 
@@ -88,7 +113,13 @@ class Training:
 
 # Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
 # that value they stay out of the hash, so every earlier protocol (and its leaderboard table) keeps it.
-ADDED_LATER: dict[tuple[str, str], Any] = {("training", "schedule"): "none", ("training", "weight_decay"): 0.0}
+# A section all of whose keys are at those values leaves the hash altogether.
+ADDED_LATER: dict[tuple[str, str], Any] = {
+    ("training", "schedule"): "none",
+    ("training", "weight_decay"): 0.0,
+    ("input", "channels"): ("brain",),
+    ("input", "context"): 0,
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,7 @@ class Protocol:
     name: str
     description: str = ""
     data: DataSpec = field(default_factory=DataSpec)
+    input: InputSpec = field(default_factory=InputSpec)
     phantom: PhantomSpec = field(default_factory=PhantomSpec)
     cv: CV = field(default_factory=CV)
     windows: Windows = field(default_factory=Windows)
@@ -139,6 +171,8 @@ class Protocol:
         for (section, key), neutral in ADDED_LATER.items():  # keys added later leave older hashes unchanged
             if doc[section][key] == neutral:
                 del doc[section][key]
+                if not doc[section]:
+                    del doc[section]
         canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -165,6 +199,7 @@ def _toml_value(value: Any) -> str:
 
 SECTIONS = {
     "data": DataSpec,
+    "input": InputSpec,
     "phantom": PhantomSpec,
     "cv": CV,
     "windows": Windows,

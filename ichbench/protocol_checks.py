@@ -13,6 +13,7 @@ SELECT = ("val_soft_jaccard", "val_jaccard")
 LOSSES = ("bce", "jaccard", "dice_bce")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "poly", "cosine")
+CHANNELS = ("brain", "bone", "subdural")  # the display windows ichbench.data.inputs computes
 
 
 def validate(source: str, p: Protocol) -> None:
@@ -52,6 +53,20 @@ def validate(source: str, p: Protocol) -> None:
             f"[data] scale must be 1 / n for a whole number n (1, 0.5, 0.25, ...), got {p.data.scale}",
         ),
     ]
+    checks += _input_checks(p)
     for ok, message in checks:
         if not ok:
             raise ProtocolError(f"{source}: {message}")
+
+
+def _input_checks(p: Protocol) -> list[tuple[bool, str]]:
+    channels, known = p.input.channels, ", ".join(CHANNELS)
+    return [
+        (
+            bool(channels) and channels[0] == "brain",
+            f"[input] channels must start with 'brain' (channel 0 is the slice's brain window), got {list(channels)}",
+        ),
+        (set(channels) <= set(CHANNELS), f"[input] channels must be among {known}, got {list(channels)}"),
+        (len(set(channels)) == len(channels), f"[input] channels must not repeat, got {list(channels)}"),
+        (0 <= p.input.context <= 8, f"[input] context must be 0 to 8 slices either side, got {p.input.context}"),
+    ]

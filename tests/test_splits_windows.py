@@ -93,7 +93,7 @@ def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
     rows = ws.index[:3]
     images, masks = sampler.cut(rows)
     for i, (slot, r, c) in enumerate(rows.tolist()):
-        assert torch.equal(images[i, 0], ws.images[slot][r : r + 32, c : c + 32])
+        assert torch.equal(images[i, 0], ws.images[slot, 0][r : r + 32, c : c + 32])
         assert torch.equal(masks[i, 0], ws.masks[slot][r : r + 32, c : c + 32])
     gathered = gather_torch(ws.images, ws.masks, ws.index, 32)  # the GPU path, run on the CPU
     everything = sampler.cut(ws.index)

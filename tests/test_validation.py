@@ -26,7 +26,7 @@ def _windows() -> WindowSet:
     masks = torch.zeros(2, 4, 4, dtype=torch.uint8)
     masks[0, :2, :2] = 1  # 4 of 16 pixels
     masks[1] = 1  # 16 of 16
-    return WindowSet(torch.zeros(2, 4, 4, dtype=torch.uint8), masks, np.array([[0, 0, 0], [1, 0, 0]]), 4)
+    return WindowSet(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), masks, np.array([[0, 0, 0], [1, 0, 0]]), 4)
 
 
 def test_soft_jaccard_loss_as_keras_computes_it_by_hand() -> None:

@@ -49,7 +49,7 @@ def forward_gflop(name: str, protocol: Protocol) -> float:
     size = protocol.windows.size
     with torch.device("meta"):
         model = build(name, protocol)
-        x = torch.zeros(1, 1, size, size)
+        x = torch.zeros(1, protocol.input.count, size, size)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model.eval()(x)
@@ -82,7 +82,7 @@ def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batc
     model = prepare_model(build(name, protocol), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     size = protocol.windows.size
-    x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    x = torch.rand(batch, protocol.input.count, size, size, device=device).contiguous(memory_format=torch.channels_last)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
     model.train()
     timings = []

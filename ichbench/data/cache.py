@@ -15,7 +15,7 @@ from ichbench.atomic import atomic_write_text
 from ichbench.data.dataset import Subject
 
 FORMAT = 1  # bump when what the readers produce changes
-ARRAYS = ("image", "mask", "labels", "slice_numbers", "bone")
+ARRAYS = ("image", "mask", "labels", "slice_numbers", "bone", "subdural")
 
 
 def default_cache_dir() -> Path:
@@ -80,9 +80,9 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def entry_dir(cache_dir: Path, layout: str, key: str, bone: bool, downsample: int = 1) -> Path:
-    """Where one data set's arrays live in the cache (one entry per downsampling factor)."""
-    tail = ("-bone" if bone else "") + (f"-down{downsample}" if downsample > 1 else "")
+def entry_dir(cache_dir: Path, layout: str, key: str, extra: tuple[str, ...] = (), downsample: int = 1) -> Path:
+    """Where one data set's arrays live in the cache (one entry per set of extra windows and downsampling)."""
+    tail = "".join(f"-{name}" for name in extra) + (f"-down{downsample}" if downsample > 1 else "")
     return Path(cache_dir) / f"{layout}-{key[:24]}-v{FORMAT}{tail}"
 
 

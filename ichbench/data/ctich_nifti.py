@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ichbench.data.dataset import BONE_WINDOW, LABELS, Subject, window_hu
+from ichbench.data.dataset import LABELS, Subject, window_hu
 from ichbench.data.diagnosis import read_diagnosis
 from ichbench.data.imageio import NIFTI_SUFFIXES, read_nifti, volume_to_slices
+from ichbench.data.inputs import hu_planes
 from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
@@ -26,13 +27,15 @@ def find_volume(folder: Path, patient: int) -> Path:
     raise DataError(f"{folder / f'{patient:03d}.nii'}: volume missing for patient {patient} listed in {CSV_NAME}")
 
 
-def read_ctich_nifti(root: Path, bone: bool = False) -> list[Subject]:
-    """All subjects of a v1.3.1 folder: windowed to the brain window, validated against the CSV."""
+def read_ctich_nifti(root: Path, bone: bool = False, subdural: bool = False) -> list[Subject]:
+    """All subjects of a v1.3.1 folder: windowed to the brain window (and the bone and subdural windows
+    when asked), validated against the CSV."""
     table = read_diagnosis(root / CSV_NAME)
-    return [_read_subject(root, patient, rows, bone) for patient, rows in table.items()]
+    extra = tuple(name for name, wanted in (("bone", bone), ("subdural", subdural)) if wanted)
+    return [_read_subject(root, patient, rows, extra) for patient, rows in table.items()]
 
 
-def _read_subject(root: Path, patient: int, rows: list, bone: bool) -> Subject:
+def _read_subject(root: Path, patient: int, rows: list, extra: tuple[str, ...]) -> Subject:
     ct_path = find_volume(root / "ct_scans", patient)
     mask_path = find_volume(root / "masks", patient)
     hu, img = read_nifti(ct_path)
@@ -56,7 +59,7 @@ def _read_subject(root: Path, patient: int, rows: list, bone: bool) -> Subject:
         mask=mask,
         labels=labels,
         slice_numbers=slices,
-        bone=window_hu(hu_slices, *BONE_WINDOW) if bone else None,
+        **hu_planes(hu_slices, extra),
         spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
     )
 

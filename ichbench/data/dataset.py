@@ -40,6 +40,7 @@ class Subject:
     labels: np.ndarray  # (S, len(LABELS)) uint8 flags
     slice_numbers: np.ndarray  # (S,) int, as the source numbers them
     bone: np.ndarray | None = None  # (S, H, W) uint8, bone window, if loaded
+    subdural: np.ndarray | None = None  # (S, H, W) uint8, subdural window (from HU), if loaded
     spacing: tuple[float, float, float] | None = None  # (slice, row, col) in mm
 
     def __post_init__(self) -> None:

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from ichbench.data import cache
 from ichbench.data.dataset import Dataset
 from ichbench.data.readers import detect_reader
 from ichbench.data.scale import downsample, factor
+from ichbench.errors import DataError
 
 
 def load_dataset(
-    root: Path, bone: bool = False, use_cache: bool = True, cache_dir: Path | None = None, scale: float = 1.0
+    root: Path,
+    bone: bool = False,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    scale: float = 1.0,
+    subdural: bool = False,
 ) -> Dataset:
-    """Detect, read and validate a data folder, downsampled by `scale` (see data.scale); a second load
-    of unchanged files comes from the cache."""
+    """Detect, read and validate a data folder, downsampled by `scale` (see data.scale), with the bone and
+    subdural windows when asked; a second load of unchanged files comes from the cache."""
     root = Path(root)
     reader = detect_reader(root)
+    options = {"bone": bone, **({"subdural": True} if subdural else {})}
+    if subdural and "subdural" not in inspect.signature(reader.read).parameters:
+        raise DataError(
+            f"{root}: the {reader.name} layout holds no Hounsfield units, so it cannot give the subdural window "
+            "(level 80, width 200); use a NIfTI release or drop 'subdural' from [input] channels"
+        )
     cache_dir = Path(cache_dir or cache.default_cache_dir())
     signature = cache.tree_signature(root) if use_cache else None
     key = cache.fingerprint(root, cache_dir, signature)
     f = factor(scale)
-    entry = cache.entry_dir(cache_dir, reader.name, key, bone, f)
+    entry = cache.entry_dir(cache_dir, reader.name, key, tuple(n for n in options if options[n]), f)
     subjects = cache.load_cached(entry) if use_cache else None
     if subjects is None:
-        subjects = [downsample(s, f) for s in reader.read(root, bone=bone)]
+        subjects = [downsample(s, f) for s in reader.read(root, **options)]
         if use_cache:
             cache.store(entry, subjects)
             cache.remember_fingerprint(cache_dir, signature, key)

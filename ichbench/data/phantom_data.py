@@ -14,15 +14,20 @@ from ichbench.data.phantom import VERSION
 from ichbench.data.phantom_write import write_phantom
 
 
-def phantom_dataset(spec: object, cache_dir: Path | None = None, scale: float = 1.0) -> Dataset:
-    """The phantom described by a spec (subjects, slices, size, seed), in the v1.0.0 JPG layout."""
+def phantom_dataset(
+    spec: object, cache_dir: Path | None = None, scale: float = 1.0, bone: bool = False, subdural: bool = False
+) -> Dataset:
+    """The phantom described by a spec (subjects, slices, size, seed), in the v1.0.0 JPG layout; in the
+    v1.3.1 NIfTI layout when the subdural window is asked for, which only Hounsfield units can give."""
     params = asdict(spec)
     cache_dir = Path(cache_dir or default_cache_dir())
-    folder = cache_dir / "phantom-v{v}-{subjects}x{slices}x{size}-seed{seed}".format(v=VERSION, **params)
+    layout = "nifti" if subdural else "jpg"
+    name = "phantom-v{v}-{subjects}x{slices}x{size}-seed{seed}".format(v=VERSION, **params)
+    folder = cache_dir / (name if layout == "jpg" else f"{name}-{layout}")
     cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock", timeout=600):  # two runs may start at once
         if not (folder / "phantom.json").exists():
-            write_phantom(folder, layout="jpg", **params)
-    ds = load_dataset(folder, cache_dir=cache_dir, scale=scale)
+            write_phantom(folder, layout=layout, **params)
+    ds = load_dataset(folder, cache_dir=cache_dir, scale=scale, bone=bone, subdural=subdural)
     ds.name = "phantom"
     return ds

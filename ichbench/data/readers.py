@@ -1,7 +1,8 @@
 """Data readers as plugins: the `ichbench.readers` entry-point group (built-ins register there too).
 
 A reader is a `Reader`: a name (the layout, recorded with every run), a line describing the folder it
-expects, `can_open(root) -> bool`, and `read(root, bone=False) -> list[Subject]`. Detection asks
+expects, `can_open(root) -> bool`, and `read(root, bone=False) -> list[Subject]` (a layout in Hounsfield
+units may also take `subdural=False`: only such readers can give that window). Detection asks
 the readers in order of `priority` (then name) and takes the first that can open the folder; when
 none can, the error lists what each expects. A plugin that fails to load, or is not a Reader, is
 reported and skipped.

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from ichbench.data.dataset import Subject
+from ichbench.data.inputs import EXTRA
 from ichbench.errors import DataError
 
 
@@ -48,11 +49,12 @@ def downsample(subject: Subject, f: int) -> Subject:
     spacing = subject.spacing
     if spacing is not None:
         spacing = (spacing[0], spacing[1] * f, spacing[2] * f)
-    bone = downsample_image(subject.bone, f) if subject.bone is not None else None
+    extra = {name: getattr(subject, name) for name in EXTRA}
+    extra = {name: downsample_image(stack, f) for name, stack in extra.items() if stack is not None}
     return dataclasses.replace(
         subject,
         image=downsample_image(subject.image, f),
         mask=downsample_mask(subject.mask, f),
-        bone=bone,
         spacing=spacing,
+        **extra,
     )

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ichbench.data.dataset import LABELS, SUBTYPES, Subject
+from ichbench.data.inputs import subject_input
 from ichbench.evaluation.metrics import slice_counts, subject_scores
 from ichbench.inference.infer import predict_masks
 from ichbench.models.contract import uses_morphology
@@ -34,7 +35,9 @@ def score_subjects(
     """Predict and score every subject; `tags` (model, fold, ...) are copied into every row."""
     scores = Scores()
     for s in subjects:
-        pred = predict_masks(model, s.image, protocol, device, threshold, uses_morphology(model))
+        pred = predict_masks(
+            model, subject_input(s, protocol.input), protocol, device, threshold, uses_morphology(model)
+        )
         add_subject(scores, s, pred, tags)
     return scores
 

@@ -76,6 +76,7 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         "source": available_models()[base].source if base in available_models() else "unknown",
         "base": base,
         "model_kwargs": model_kwargs,
+        "input": input_record(protocol),
         "folds": chosen,
         "thresholds": {str(f): r["threshold"] for f, r in results.items()},
         "protocol": protocol.name,
@@ -90,7 +91,7 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         for f in chosen:
-            net = create_model(base, in_channels=1, **model_kwargs)
+            net = create_model(base, in_channels=protocol.input.count, **model_kwargs)
             net.load_state_dict(load_checked(jobs / f"fold{f}" / "best.pt"))
             save_model(net, str(tmp / f"fold{f}.safetensors"))  # keeps tensors a model shares (nnU-Net's) once
         (tmp / "protocol.toml").write_text(protocol.to_toml())
@@ -100,6 +101,12 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def input_record(protocol: Protocol) -> dict:
+    """What bundle.json says of the model's input: the windows, the context and each channel's name."""
+    spec = protocol.input
+    return {"channels": list(spec.channels), "context": spec.context, "labels": spec.labels()}
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -129,9 +136,15 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
         )
     _check_meta(path, meta)
     protocol = load_protocol(path / "protocol.toml")
+    if meta.get("input", input_record(protocol)) != input_record(protocol):
+        raise RunError(
+            f"{path / 'bundle.json'}: input {meta['input']} differs from its protocol.toml's {input_record(protocol)}"
+        )
     models = {}
     for f in meta["folds"]:
-        model = create_model(meta.get("base", meta["model"]), in_channels=1, **meta.get("model_kwargs", {}))
+        model = create_model(
+            meta.get("base", meta["model"]), in_channels=protocol.input.count, **meta.get("model_kwargs", {})
+        )
         weights = path / f"fold{f}.safetensors"
         try:
             load_model(model, str(weights))

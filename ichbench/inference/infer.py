@@ -20,7 +20,7 @@ def autocast(device: torch.device):
 
 
 def to_input(windows: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (B, 1, h, w) -> float in [0, 1] on the device, channels-last."""
+    """uint8 (B, C, h, w) -> float in [0, 1] on the device, channels-last."""
     x = windows.to(device, non_blocking=True).float().div_(255.0)
     return x.contiguous(memory_format=torch.channels_last)
 
@@ -33,11 +33,14 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
 def window_probs(
     model: torch.nn.Module, image: np.ndarray, protocol: Protocol, device: torch.device, batch: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sigmoid probabilities of every grid window of an (S, H, W) uint8 stack: (S, N, h, w), corners."""
+    """Sigmoid probabilities of every grid window of an (S, C, H, W) uint8 input (or an (S, H, W) brain
+    window): (S, N, h, w), and the corners."""
+    image = as_input(image)
     size, stride = protocol.windows.size, protocol.windows.stride
-    corners = post.grid(image.shape[1:], size, stride)
-    view = sliding_window_view(np.asarray(image), (size, size), axis=(1, 2))
-    windows = view[:, corners[:, 0], corners[:, 1]].reshape(-1, 1, size, size)
+    corners = post.grid(image.shape[-2:], size, stride)
+    view = sliding_window_view(image, (size, size), axis=(2, 3))
+    # (S, C, N, h, w) -> (S, N, C, h, w): the windows of a slice are consecutive, each with its C channels.
+    windows = view[:, :, corners[:, 0], corners[:, 1]].transpose(0, 2, 1, 3, 4).reshape(-1, image.shape[1], size, size)
     out = np.empty((len(windows), size, size), np.float32)
     model.eval()
     with torch.inference_mode(), autocast(device):
@@ -46,6 +49,12 @@ def window_probs(
             logits = model(to_input(chunk, device))
             out[start : start + len(chunk)] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
     return out.reshape(len(image), len(corners), size, size), corners
+
+
+def as_input(image: np.ndarray) -> np.ndarray:
+    """An (S, C, H, W) model input as it is, an (S, H, W) stack as one channel."""
+    image = np.asarray(image)
+    return image[:, None] if image.ndim == 3 else image
 
 
 def kernels(protocol: Protocol, morphology: bool = True) -> tuple[int, int]:
@@ -61,13 +70,13 @@ def predict_masks(
     threshold: float,
     morphology: bool = True,
 ) -> np.ndarray:
-    """(S, H, W) uint8 masks of one subject's slices: every window predicted, then stitched, thresholded,
-    closed and opened in one pass (ichbench.post.stitch_binarize)."""
+    """(S, H, W) uint8 masks of one subject's slices (input as in window_probs): every window predicted,
+    then stitched, thresholded, closed and opened in one pass (ichbench.post.stitch_binarize)."""
     probs, corners = window_probs(model, image, protocol, device)
     return post.stitch_binarize(
         probs,
         corners,
-        image.shape[1:],
+        np.shape(image)[-2:],
         threshold,
         *kernels(protocol, morphology),
         protocol.post.weighting,

@@ -33,7 +33,9 @@ def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: boo
         raise DataError(
             f"{scan.source}: slices of {w} x {h} cannot be downsampled by {f} as the bundle's protocol does"
         )
-    image = downsample_image(scan.image, f) if f > 1 else scan.image
+    image = scan.model_input(bundle.protocol.input)  # windowed at full size, then downsampled, as on load
+    if f > 1:
+        image = downsample_image(image.reshape(-1, h, w), f).reshape(*image.shape[:2], h // f, w // f)
     mask = predict_masks(model.to(device), image, bundle.protocol, device, threshold, uses_morphology(model))
     return np.repeat(np.repeat(mask, f, axis=1), f, axis=2) if f > 1 else mask
 

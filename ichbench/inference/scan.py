@@ -11,6 +11,7 @@ import numpy as np
 
 from ichbench.data.dataset import window_hu
 from ichbench.data.imageio import is_nifti, read_gray, read_nifti, slices_to_volume, volume_to_slices
+from ichbench.data.inputs import EXTRA, InputSpec, assemble, hu_planes
 from ichbench.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -18,7 +19,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 @dataclass
 class Scan:
-    """Brain-window slices (S, H, W) uint8 and the geometry needed to write results back."""
+    """Brain-window slices (S, H, W) uint8 (and the HU they came from) and the geometry to write results back."""
 
     image: np.ndarray
     affine: np.ndarray  # voxel (x, y, z) -> mm
@@ -26,6 +27,18 @@ class Scan:
     header: nib.Nifti1Header | None
     source: str
     flip_rows: bool = False  # NIfTI inputs are shown anterior-up, which flips their y axis
+    hu: np.ndarray | None = None  # (S, H, W) Hounsfield units, when the input was in HU
+
+    def model_input(self, spec: InputSpec) -> np.ndarray:
+        """(S, C, H, W) uint8: the display windows and neighbouring slices a bundle's input names."""
+        extra = [name for name in EXTRA if spec.needs(name)]
+        if extra and self.hu is None:
+            raise DataError(
+                f"{self.source}: the model's input needs the {' and '.join(extra)} window(s), computed from "
+                "Hounsfield units; this input holds brain-window slices only (give a NIfTI or DICOM volume in HU)"
+            )
+        planes = {"brain": self.image, **(hu_planes(self.hu, tuple(extra)) if extra else {})}
+        return assemble(planes, spec, self.source)
 
     def to_volume(self, stack: np.ndarray) -> np.ndarray:
         """(S, H, W) -> voxel order (x, y, z) matching `affine`."""
@@ -49,7 +62,7 @@ def read_scan(path: Path, input_window: str = "hu") -> Scan:
             from ichbench.inference.dicom import read_dicom_series
 
             hu, affine, spacing = read_dicom_series(path, files)
-            return Scan(_window(hu, input_window, path), affine, spacing, None, "dicom")
+            return Scan(_window(hu, input_window, path), affine, spacing, None, "dicom", hu=_hu(hu, input_window))
     raise DataError(
         f"{path}: expected a NIfTI volume (.nii/.nii.gz), a DICOM series folder, or a folder of "
         "PNG/JPG brain-window slices"
@@ -66,8 +79,13 @@ def _read_nifti(path: Path, input_window: str) -> Scan:
             f"{path}: no voxel spacing in the header; the mask is written, volumes are not reported", stacklevel=2
         )
         spacing = None
-    image = _window(volume_to_slices(data), input_window, path)
-    return Scan(image, img.affine, spacing, img.header, "nifti", flip_rows=True)
+    slices = volume_to_slices(data)
+    image = _window(slices, input_window, path)
+    return Scan(image, img.affine, spacing, img.header, "nifti", flip_rows=True, hu=_hu(slices, input_window))
+
+
+def _hu(values: np.ndarray, input_window: str) -> np.ndarray | None:
+    return np.asarray(values, np.float32) if input_window == "hu" else None
 
 
 def _window(values: np.ndarray, input_window: str, path: Path) -> np.ndarray:

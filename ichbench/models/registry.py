@@ -66,10 +66,11 @@ def resolve(names: str | list[str], protocol: Protocol | None = None) -> list[st
     return list(names)
 
 
-def build(name: str, protocol: Protocol | None = None, in_channels: int = 1):
-    """The model a leaderboard name stands for under a protocol (a variant's base with its arguments)."""
+def build(name: str, protocol: Protocol | None = None):
+    """The model a leaderboard name stands for under a protocol (a variant's base with its arguments),
+    taking the protocol's input channels."""
     base, options = model_spec(name, protocol)
-    return create_model(base, in_channels=in_channels, **options)
+    return create_model(base, in_channels=protocol.input.count if protocol else 1, **options)
 
 
 def _takes_window(name: str) -> bool:

@@ -87,10 +87,12 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     size, stride = protocol.windows.size, protocol.windows.stride
-    sampler = WindowSampler(training_windows(train, size, stride, seed, device), protocol.training.batch_size, seed)
+    sampler = WindowSampler(
+        training_windows(train, size, stride, seed, device, spec=protocol.input), protocol.training.batch_size, seed
+    )
     val_windows = None
     if protocol.training.select == "val_soft_jaccard":
-        val_windows = training_windows(val, size, stride, seed, device, negatives=False)
+        val_windows = training_windows(val, size, stride, seed, device, False, protocol.input)
     criterion = loss_fn(protocol.training.loss)
     for epoch in range(len(history), protocol.training.epochs):
         start = time.perf_counter()

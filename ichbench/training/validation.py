@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ichbench.data.dataset import Subject
+from ichbench.data.inputs import subject_input
 from ichbench.evaluation.metrics import counts_at, paper_scores
 from ichbench.inference.infer import autocast, threshold_counts, to_input, window_probs
 from ichbench.models.contract import uses_morphology
@@ -86,7 +87,7 @@ def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: 
     grid = [*protocol.post.threshold_grid, protocol.post.threshold]
     losses, sick = [], []
     for s in subjects:
-        probs, corners = window_probs(model, s.image, protocol, device)
+        probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
         if s.has_hemorrhage:  # every threshold's counts from one read of the windows
             sick.append(threshold_counts(probs, corners, s.mask, protocol, grid, uses_morphology(model)))

@@ -10,12 +10,16 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ichbench.data.dataset import Subject
+from ichbench.data.inputs import InputSpec, subject_input
 from ichbench.post import grid
+
+BRAIN = InputSpec()
 
 
 @dataclass
 class WindowSet:
-    """Windows to train on: slice stacks (n, H, W) uint8 on the training device, and (slot, row, col) rows.
+    """Windows to train on: input stacks (n, C, H, W) and masks (n, H, W), uint8 on the training device, and
+    (slot, row, col) rows.
 
     Slices of different sizes are zero-padded to a common size; windows never reach the padding.
     """
@@ -36,12 +40,14 @@ def training_windows(
     seed: int,
     device: str | torch.device = "cpu",
     negatives: bool = True,
+    spec: InputSpec = BRAIN,
 ) -> WindowSet:
     """Every window with hemorrhage from hemorrhage slices, plus all windows of one random negative slice
     per subject (seeded); without `negatives`, the windows with hemorrhage only (the original code's
-    validation set)."""
+    validation set). The windows carry the input channels of `spec`."""
     picked, rows = select_windows(subjects, size, stride, seed, negatives)
-    images, masks = _stack([(s.image[z], s.mask[z]) for s, z in picked])
+    inputs = {id(s): subject_input(s, spec) for s, _ in picked}
+    images, masks = _stack([(inputs[id(s)][z], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
     return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
 
@@ -70,18 +76,20 @@ def select_windows(
 
 
 def _stack(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    height = max((im.shape[0] for im, _ in pairs), default=0)
-    width = max((im.shape[1] for im, _ in pairs), default=0)
-    images = np.zeros((len(pairs), height, width), np.uint8)
-    masks = np.zeros_like(images)
+    """(C, H, W) inputs and (H, W) masks -> zero-padded (n, C, H, W) and (n, H, W) stacks."""
+    channels = pairs[0][0].shape[0] if pairs else 1
+    height = max((mk.shape[0] for _, mk in pairs), default=0)
+    width = max((mk.shape[1] for _, mk in pairs), default=0)
+    images = np.zeros((len(pairs), channels, height, width), np.uint8)
+    masks = np.zeros((len(pairs), height, width), np.uint8)
     for i, (im, mk) in enumerate(pairs):
-        images[i, : im.shape[0], : im.shape[1]] = im
+        images[i, :, : mk.shape[0], : mk.shape[1]] = im
         masks[i, : mk.shape[0], : mk.shape[1]] = mk
     return torch.from_numpy(images), torch.from_numpy(masks)
 
 
 class WindowSampler:
-    """Shuffled batches of (image, mask) windows, (B, 1, h, w) uint8, cut on the stacks' device.
+    """Shuffled batches of (input, mask) windows, (B, C, h, w) and (B, 1, h, w) uint8, cut on the stacks' device.
 
     The order depends only on (seed, epoch), so a resumed run sees the same batches.
     """
@@ -109,14 +117,18 @@ class WindowSampler:
             yield self.cut(self.windows.index[order[b * self.batch_size : (b + 1) * self.batch_size]])
 
     def cut(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cut the windows named by (slot, row, col) rows into two (B, 1, h, w) uint8 tensors."""
+        """Cut the windows named by (slot, row, col) rows into (B, C, h, w) input and (B, 1, h, w) mask tensors."""
         s, w = self.windows, self.windows.size
         slot, r, c = rows[:, 0], rows[:, 1], rows[:, 2]
         if s.images.device.type == "cpu":
             # One numpy gather over a sliding-window view: no per-window Python or torch overhead.
             if self._views is None:
-                self._views = tuple(sliding_window_view(t.numpy(), (w, w), axis=(1, 2)) for t in (s.images, s.masks))
-            return tuple(torch.from_numpy(v[slot, r, c][:, None]) for v in self._views)
+                self._views = (
+                    sliding_window_view(s.images.numpy(), (w, w), axis=(2, 3)),
+                    sliding_window_view(s.masks.numpy(), (w, w), axis=(1, 2)),
+                )
+            images, masks = self._views
+            return torch.from_numpy(images[slot, :, r, c]), torch.from_numpy(masks[slot, r, c][:, None])
         return gather_torch(s.images, s.masks, rows, w)
 
 
@@ -127,4 +139,5 @@ def gather_torch(images: torch.Tensor, masks: torch.Tensor, rows: np.ndarray, w:
     ri = torch.as_tensor(rows[:, 1], device=dev)[:, None, None] + offsets[None, :, None]
     ci = torch.as_tensor(rows[:, 2], device=dev)[:, None, None] + offsets[None, None, :]
     si = torch.as_tensor(rows[:, 0], device=dev)[:, None, None]
-    return images[si, ri, ci][:, None], masks[si, ri, ci][:, None]
+    # Indices around a sliced axis put the (B, h, w) index shape first: (B, h, w, C) -> (B, C, h, w).
+    return images[si, :, ri, ci].permute(0, 3, 1, 2).contiguous(), masks[si, ri, ci][:, None]

@@ -1,0 +1,48 @@
+"""What a model sees: display windows of the slice (brain, bone, subdural) and of its neighbours (2.5-D).
+
+A protocol's `[input]` names the windows (`channels`, brain first) and `context = k`, the k slices
+above and below. A model input is (S, C, H, W) uint8 with C = len(channels) * (2k + 1), ordered by
+slice offset 0, -1, +1, -2, +2, ... and, within an offset, by `channels`. So channel 0 is always the
+brain window of the slice itself (the threshold baselines and the overlays read it), and the first
+len(channels) channels are the slice's own windows. At the first and last slices the missing
+neighbours repeat the edge slice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ichbench.data.dataset import BONE_WINDOW, BRAIN_WINDOW, Subject, window_hu
+from ichbench.errors import DataError
+from ichbench.protocol import InputSpec
+
+# (level, width) in HU of each window a channel may name.
+WINDOWS = {"brain": BRAIN_WINDOW, "bone": BONE_WINDOW, "subdural": (80.0, 200.0)}
+EXTRA = ("bone", "subdural")  # the windows a Subject holds only when they were asked for on load
+
+
+def neighbours(stack: np.ndarray, offset: int) -> np.ndarray:
+    """(S, H, W) -> the same stack shifted by `offset` slices, edge slices repeated."""
+    index = np.clip(np.arange(len(stack)) + offset, 0, len(stack) - 1)
+    return stack[index]
+
+
+def assemble(planes: dict[str, np.ndarray | None], spec: InputSpec, source: str) -> np.ndarray:
+    """(S, C, H, W) uint8 from one (S, H, W) stack per window name; a missing window is a DataError."""
+    for name in spec.channels:
+        if planes.get(name) is None:
+            raise DataError(f"{source}: the input asks for the {name!r} window, which this data does not hold")
+    if spec.count == 1:
+        return np.asarray(planes[spec.channels[0]])[:, None]
+    return np.stack([neighbours(np.asarray(planes[c]), d) for d in spec.offsets() for c in spec.channels], axis=1)
+
+
+def subject_input(subject: Subject, spec: InputSpec) -> np.ndarray:
+    """A subject's model input, (S, C, H, W) uint8."""
+    planes = {"brain": subject.image, "bone": subject.bone, "subdural": subject.subdural}
+    return assemble(planes, spec, f"subject {subject.id}")
+
+
+def hu_planes(hu: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each named display window of (S, H, W) Hounsfield units, as uint8 stacks."""
+    return {name: window_hu(hu, *WINDOWS[name]) for name in names}
