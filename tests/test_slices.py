@@ -103,12 +103,13 @@ def test_plan_counts_windows_and_flops_as_training_sees_them() -> None:
     folds = make_splits(dataset, protocol.cv.folds, protocol.cv.seed, protocol.cv.val_fraction)
     doc = plan(["resunet", "threshold"], protocol, dataset, folds, torch.device("cpu"), calibrate=False)
     job = doc["jobs"][0]
-    train = training_windows(dataset.subset(folds[0].train), 64, 32, protocol.training.seed * 1000)
+    size, stride = protocol.windows.size, protocol.windows.stride
+    train = training_windows(dataset.subset(folds[0].train), size, stride, protocol.training.seed * 1000)
     assert job["train_windows"] == len(train)
     assert (job["train_windows"], job["val_windows"], job["once_windows"]) == window_counts(protocol, dataset, folds[0])
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        create_model("resunet").eval()(torch.zeros(1, 1, 64, 64))
+        create_model("resunet").eval()(torch.zeros(1, 1, size, size))
     assert job["gflop_per_window"] == pytest.approx(counter.get_total_flops() / 1e9)
     assert doc["jobs"][2]["train_windows"] == 0 and forward_gflop("threshold", protocol) == 0
     expected = protocol.training.epochs * (3 * job["train_windows"] + job["val_windows"]) + job["once_windows"]

@@ -120,6 +120,34 @@ def loss_curves(history: pd.DataFrame, models: list[str]) -> bytes | None:
     return png(fig)
 
 
+# The per-epoch validation score of each select rule, best first: what shows a model learning.
+SCORES = (
+    ("val_best_jaccard", "validation Jaccard (paper), best threshold"),
+    ("val_jaccard", "validation Jaccard (paper)"),
+    ("val_jaccard_loss", "validation soft-Jaccard loss"),
+)
+
+
+def learning_curves(history: pd.DataFrame, models: list[str]) -> bytes | None:
+    """Per epoch, mean over folds: training loss (left) and the validation score (right), a line per model."""
+    score = next(((c, label) for c, label in SCORES if c in history and history[c].notna().any()), None)
+    trained = [m for m in models if "model" in history and (history.model == m).any()]
+    if score is None or not trained:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH + 1.5, 4.2))  # with the legend: within 1150 px
+    for model in trained:
+        mean = history[history.model == model].groupby("epoch")[["train_loss", score[0]]].mean()
+        line = axes[0].plot(mean.index, mean.train_loss, marker="o", ms=3, label=model)[0]
+        axes[1].plot(mean.index, mean[score[0]], marker="o", ms=3, color=line.get_color())
+    for ax, label in zip(axes, ("training loss", score[1])):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
+    fig.tight_layout()
+    return png(fig)
+
+
 def threshold_curves(curves: pd.DataFrame, models: list[str]) -> bytes | None:
     """Validation Dice against the threshold, mean over folds."""
     if curves.empty:

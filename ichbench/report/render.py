@@ -90,6 +90,11 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
             plots.loss_curves(runs.history, runs.models),
         ),
         (
+            "learning",
+            "Training loss and validation score per epoch (mean over folds)",
+            plots.learning_curves(runs.history, runs.models),
+        ),
+        (
             "threshold",
             "Dice against threshold on the validation subjects (mean over folds)",
             plots.threshold_curves(runs.curves, runs.models),
