@@ -9,7 +9,7 @@ import numpy as np
 from ichbench.data.dataset import LABELS, Subject, window_hu
 from ichbench.data.diagnosis import read_diagnosis
 from ichbench.data.imageio import NIFTI_SUFFIXES, read_nifti, volume_to_slices
-from ichbench.data.inputs import hu_planes
+from ichbench.data.inputs import extra_windows, hu_planes
 from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
@@ -31,8 +31,7 @@ def read_ctich_nifti(root: Path, bone: bool = False, subdural: bool = False) -> 
     """All subjects of a v1.3.1 folder: windowed to the brain window (and the bone and subdural windows
     when asked), validated against the CSV."""
     table = read_diagnosis(root / CSV_NAME)
-    extra = tuple(name for name, wanted in (("bone", bone), ("subdural", subdural)) if wanted)
-    return [_read_subject(root, patient, rows, extra) for patient, rows in table.items()]
+    return [_read_subject(root, patient, rows, extra_windows(bone, subdural)) for patient, rows in table.items()]
 
 
 def _read_subject(root: Path, patient: int, rows: list, extra: tuple[str, ...]) -> Subject:

@@ -21,26 +21,32 @@ WINDOWS = {"brain": BRAIN_WINDOW, "bone": BONE_WINDOW, "subdural": (80.0, 200.0)
 EXTRA = ("bone", "subdural")  # the windows a Subject holds only when they were asked for on load
 
 
-def neighbours(stack: np.ndarray, offset: int) -> np.ndarray:
-    """(S, H, W) -> the same stack shifted by `offset` slices, edge slices repeated."""
-    index = np.clip(np.arange(len(stack)) + offset, 0, len(stack) - 1)
-    return stack[index]
+def extra_windows(bone: bool = False, subdural: bool = False) -> tuple[str, ...]:
+    """The names of the extra windows asked for, in EXTRA's order."""
+    wanted = {"bone": bone, "subdural": subdural}
+    return tuple(name for name in EXTRA if wanted[name])
 
 
-def assemble(planes: dict[str, np.ndarray | None], spec: InputSpec, source: str) -> np.ndarray:
-    """(S, C, H, W) uint8 from one (S, H, W) stack per window name; a missing window is a DataError."""
+def assemble(
+    planes: dict[str, np.ndarray | None], spec: InputSpec, source: str, slices: np.ndarray | None = None
+) -> np.ndarray:
+    """(S, C, H, W) uint8 from one (S, H, W) stack per window name, for every slice or the given ones;
+    a missing window is a DataError."""
     for name in spec.channels:
         if planes.get(name) is None:
             raise DataError(f"{source}: the input asks for the {name!r} window, which this data does not hold")
-    if spec.count == 1:
-        return np.asarray(planes[spec.channels[0]])[:, None]
-    return np.stack([neighbours(np.asarray(planes[c]), d) for d in spec.offsets() for c in spec.channels], axis=1)
+    n = len(planes[spec.channels[0]])
+    z = np.arange(n) if slices is None else np.asarray(slices)
+    if spec.count == 1 and slices is None:
+        return np.asarray(planes[spec.channels[0]])[:, None]  # a view: nothing copied
+    index = [np.clip(z + d, 0, n - 1) for d in spec.offsets()]
+    return np.stack([np.asarray(planes[c])[i] for i in index for c in spec.channels], axis=1)
 
 
-def subject_input(subject: Subject, spec: InputSpec) -> np.ndarray:
-    """A subject's model input, (S, C, H, W) uint8."""
+def subject_input(subject: Subject, spec: InputSpec, slices: np.ndarray | None = None) -> np.ndarray:
+    """A subject's model input, (S, C, H, W) uint8 (or only the given slices')."""
     planes = {"brain": subject.image, "bone": subject.bone, "subdural": subject.subdural}
-    return assemble(planes, spec, f"subject {subject.id}")
+    return assemble(planes, spec, f"subject {subject.id}", slices)
 
 
 def hu_planes(hu: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ichbench.data import cache
 from ichbench.data.dataset import Dataset
+from ichbench.data.inputs import extra_windows
 from ichbench.data.readers import detect_reader
 from ichbench.data.scale import downsample, factor
 from ichbench.errors import DataError
@@ -24,7 +25,7 @@ def load_dataset(
     subdural windows when asked; a second load of unchanged files comes from the cache."""
     root = Path(root)
     reader = detect_reader(root)
-    options = {"bone": bone, **({"subdural": True} if subdural else {})}
+    extra = extra_windows(bone, subdural)
     if subdural and "subdural" not in inspect.signature(reader.read).parameters:
         raise DataError(
             f"{root}: the {reader.name} layout holds no Hounsfield units, so it cannot give the subdural window "
@@ -34,10 +35,10 @@ def load_dataset(
     signature = cache.tree_signature(root) if use_cache else None
     key = cache.fingerprint(root, cache_dir, signature)
     f = factor(scale)
-    entry = cache.entry_dir(cache_dir, reader.name, key, tuple(n for n in options if options[n]), f)
+    entry = cache.entry_dir(cache_dir, reader.name, key, extra, f)
     subjects = cache.load_cached(entry) if use_cache else None
     if subjects is None:
-        subjects = [downsample(s, f) for s in reader.read(root, **options)]
+        subjects = [downsample(s, f) for s in reader.read(root, **{name: True for name in extra})]
         if use_cache:
             cache.store(entry, subjects)
             cache.remember_fingerprint(cache_dir, signature, key)

@@ -136,10 +136,9 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
         )
     _check_meta(path, meta)
     protocol = load_protocol(path / "protocol.toml")
-    if meta.get("input", input_record(protocol)) != input_record(protocol):
-        raise RunError(
-            f"{path / 'bundle.json'}: input {meta['input']} differs from its protocol.toml's {input_record(protocol)}"
-        )
+    expected = input_record(protocol)
+    if meta.get("input", expected) != expected:
+        raise RunError(f"{path / 'bundle.json'}: input {meta['input']} differs from its protocol.toml's {expected}")
     models = {}
     for f in meta["folds"]:
         model = create_model(

@@ -121,15 +121,7 @@ def train(
             save_checked(job_dir / BEST, model.state_dict())
         stop = deadline is not None and time.time() >= deadline and epoch + 1 < protocol.training.epochs
         if stop or epoch + 1 == protocol.training.epochs or time.monotonic() - saved_at >= CHECKPOINT_SECONDS:
-            checkpoint = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "best_epoch": best[0],
-                "best_score": best[1],
-                "best_curve": best_curve,
-            }
-            save_checked(job_dir / CHECKPOINT, checkpoint)
+            _checkpoint(job_dir, model, optimizer, history, best, best_curve)
             saved_at = time.monotonic()
         if on_epoch:
             on_epoch(row)
@@ -143,6 +135,12 @@ def train(
     if protocol.post.threshold_search and best_curve:
         threshold = best_point(best_curve)["threshold"]
     return Trained(model, best[0], threshold, history, curve=best_curve)
+
+
+def _checkpoint(job_dir: Path, model, optimizer, history: list[dict], best: tuple, best_curve: list[dict]) -> None:
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
+    state |= {"best_epoch": best[0], "best_score": best[1], "best_curve": best_curve}
+    save_checked(job_dir / CHECKPOINT, state)
 
 
 def _load(path: Path, device: torch.device) -> dict | None:

@@ -46,8 +46,7 @@ def training_windows(
     per subject (seeded); without `negatives`, the windows with hemorrhage only (the original code's
     validation set). The windows carry the input channels of `spec`."""
     picked, rows = select_windows(subjects, size, stride, seed, negatives)
-    inputs = {id(s): subject_input(s, spec) for s, _ in picked}
-    images, masks = _stack([(inputs[id(s)][z], s.mask[z]) for s, z in picked])
+    images, masks = _stack([(subject_input(s, spec, [z])[0], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
     return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
 
