@@ -109,6 +109,12 @@ def verify_checked(path: Path) -> bool:
     return True
 
 
+def remove_checked(path: Path) -> None:
+    """Delete a file and its SHA-256 record, whichever exist."""
+    for p in (Path(path), _sidecar(Path(path))):
+        p.unlink(missing_ok=True)
+
+
 def set_aside(path: Path, tag: str = "damaged") -> None:
     """Rename a file and its record to `<name>.<tag>` (kept for inspection, never loaded again)."""
     for p in (Path(path), _sidecar(Path(path))):

@@ -106,6 +106,10 @@ def test_resume_after_sigkill_gives_identical_results(tmp_path: Path, cli, tiny_
     for a, b in zip(_results(tmp_path / "straight"), _results(tmp_path / "killed")):
         pd.testing.assert_frame_equal(a, b)
     assert "epoch 2:" in log.read_text().split("fold0 started")[-1]  # the resumed job continued, not restarted
+    # A finished job keeps its best weights and drops the resume state (optimiser moments) it no longer needs.
+    for fold in (tmp_path / "killed" / "jobs" / "resunet").iterdir():
+        assert (fold / "best.pt").exists() and (fold / "best.pt.sha256").exists()
+        assert not list(fold.glob("checkpoint.pt*"))
 
 
 PLUGIN_MODULE = '''

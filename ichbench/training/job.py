@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ichbench.atomic import atomic_save, atomic_write_text, set_aside, verify_checked
+from ichbench.atomic import atomic_save, atomic_write_text, remove_checked, set_aside, verify_checked
 from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
 from ichbench.errors import DamagedFile
@@ -113,6 +113,8 @@ def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dic
     }
     atomic_save(job_dir / "predictions.npz", lambda p: _save_masks(p, scores.masks))
     atomic_write_text(job_dir / RESULT, json.dumps(result, default=_jsonable))
+    # A finished job never resumes: its optimiser state (about 3x the weights) only fills the disk.
+    remove_checked(job_dir / CHECKPOINT)
     return result
 
 
