@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "hot.hpp"
 #include "morph.hpp"
 
 #if defined(__SSE2__)
@@ -13,38 +14,59 @@
 #include <immintrin.h>
 #endif
 
-// Hot loops get an AVX2 clone, chosen at load time on CPUs that have it (GCC and Clang on x86-64);
-// the default clone keeps the module portable.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__APPLE__)
-#define ICHBENCH_HOT __attribute__((target_clones("avx2", "default")))
-#else
-#define ICHBENCH_HOT
-#endif
-
 namespace ichbench {
 
-// One row of prob > threshold, packed 64 pixels per word (NaN is never greater, so it is 0): compares and
-// movemask, 4 floats at a time (SSE2), 8 in the AVX2 clone.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__APPLE__)
+// One row of prob > threshold, packed 64 pixels per word into r[0], r[stride], ... (a BitImage's row y
+// starts at col(0) + y with stride height); NaN is never greater, so it is 0. Compares and movemask,
+// 4 floats at a time (SSE2), 8 on CPUs with AVX2; AVX-512 compares 16 straight into a bit mask.
+#ifdef ICHBENCH_HAVE_AVX2_CLONE
+__attribute__((target("avx512f"))) inline void pack_row_avx512(const float* p, int w, float threshold, uint64_t* r,
+                                                              int words, std::size_t stride) {
+    const __m512 t = _mm512_set1_ps(threshold);
+    for (int i = 0; i < words; ++i) {
+        const int x0 = i * 64, n = (x0 + 64 < w) ? 64 : w - x0;
+        uint64_t word = 0;
+        if (n == 64) {  // a full word: four independent compares, unrolled
+            for (int j = 0; j < 64; j += 16)
+                word |= uint64_t(_mm512_cmp_ps_mask(_mm512_loadu_ps(p + x0 + j), t, _CMP_GT_OQ)) << j;
+            r[i * stride] = word;
+            continue;
+        }
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 in = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps(in, p + x0 + j);  // masked: never reads past the row
+            word |= uint64_t(_mm512_mask_cmp_ps_mask(in, v, t, _CMP_GT_OQ)) << j;
+        }
+        r[i * stride] = word;
+    }
+}
+
 __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w, float threshold, uint64_t* r,
-                                                          int words) {
+                                                          int words, std::size_t stride) {
     const __m256 t = _mm256_set1_ps(threshold);
     for (int i = 0; i < words; ++i) {
         const int x0 = i * 64, end = (x0 + 64 < w) ? x0 + 64 : w;
         uint64_t word = 0;
         int x = x0;
+        if (end - x0 == 64) {  // a full word: eight independent compares, unrolled
+            for (int j = 0; j < 8; ++j) {
+                const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + x0 + 8 * j), t, _CMP_GT_OQ));
+                word |= uint64_t(unsigned(m)) << (8 * j);
+            }
+            r[i * stride] = word;
+            continue;
+        }
         for (; x + 8 <= end; x += 8) {
             const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p + x), t, _CMP_GT_OQ));
             word |= uint64_t(unsigned(m)) << (x - x0);
         }
         for (; x < end; ++x) word |= uint64_t(p[x] > threshold) << (x - x0);
-        r[i] = word;
+        r[i * stride] = word;
     }
 }
-#define ICHBENCH_HAVE_AVX2_CLONE 1
 #endif
 
-inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, int words) {
+inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, int words, std::size_t stride) {
     for (int i = 0; i < words; ++i) {
         const int x0 = i * 64;
         const int end = (x0 + 64 < w) ? x0 + 64 : w;
@@ -58,21 +80,28 @@ inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, in
         }
 #endif
         for (; x < end; ++x) word |= uint64_t(p[x] > threshold) << (x - x0);
-        r[i] = word;
+        r[i * stride] = word;
     }
 }
 
-inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int words) {
+inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int words, std::size_t stride) {
 #ifdef ICHBENCH_HAVE_AVX2_CLONE
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    if (avx2) return pack_row_avx2(p, w, threshold, r, words);
+    static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+    if (avx512) return pack_row_avx512(p, w, threshold, r, words, stride);
+    if (avx2) return pack_row_avx2(p, w, threshold, r, words, stride);
 #endif
-    pack_row_sse(p, w, threshold, r, words);
+    pack_row_sse(p, w, threshold, r, words, stride);
 }
 
-// One row of a 0/1 (any non-zero) byte mask, packed: 16 bytes compared with zero at a time (SSE2).
-inline void pack_bytes(const uint8_t* p, int w, uint64_t* r, int words) {
-    for (int i = 0; i < words; ++i) {
+// Row y of a BitImage from prob > threshold.
+inline void pack_row(const float* p, float threshold, BitImage& img, int y) {
+    pack_row(p, img.width, threshold, img.col(0) + y, img.words, std::size_t(img.height));
+}
+
+// Row y of a BitImage from a 0/1 (any non-zero) byte mask: 16 bytes compared with zero at a time (SSE2).
+inline void pack_bytes(const uint8_t* p, BitImage& img, int y) {
+    const int w = img.width;
+    for (int i = 0; i < img.words; ++i) {
         const int x0 = i * 64, end = (x0 + 64 < w) ? x0 + 64 : w;
         uint64_t word = 0;
         int x = x0;
@@ -85,17 +114,17 @@ inline void pack_bytes(const uint8_t* p, int w, uint64_t* r, int words) {
         }
 #endif
         for (; x < end; ++x) word |= uint64_t(p[x] != 0) << (x - x0);
-        r[i] = word;
+        img.col(i)[y] = word;
     }
 }
 
 // prob > threshold for a whole image.
 inline void pack_threshold(const float* prob, float threshold, BitImage& img) {
-    for (int y = 0; y < img.height; ++y) pack_row(prob + std::size_t(y) * img.width, img.width, threshold, img.row(y), img.words);
+    for (int y = 0; y < img.height; ++y) pack_row(prob + std::size_t(y) * img.width, threshold, img, y);
 }
 
-// One byte per pixel (0 or 1), eight pixels at a time through a table.
-inline void unpack(const BitImage& img, uint8_t* out) {
+// Pixels x0 .. w - 1 of one word as bytes (0 or 1), eight at a time through a table.
+inline void unpack_word(uint64_t word, uint8_t* o, int x0, int w) {
     static const auto table = [] {
         struct T { uint64_t v[256]; } t{};
         for (int b = 0; b < 256; ++b) {
@@ -105,24 +134,47 @@ inline void unpack(const BitImage& img, uint8_t* out) {
         }
         return t;
     }();
-    const int w = img.width;
-    for (int y = 0; y < img.height; ++y) {
-        const uint64_t* r = img.row(y);
-        uint8_t* o = out + std::size_t(y) * w;
-        int x = 0;
-        for (int i = 0; i < img.words; ++i) {
-            uint64_t word = r[i];
-            for (int byte = 0; byte < 8 && x < w; ++byte, word >>= 8) {
-                const uint64_t v = table.v[word & 0xFF];
-                if (x + 8 <= w) {
-                    std::memcpy(o + x, &v, 8);  // little-endian byte order: pixel x first
-                    x += 8;
-                } else {
-                    for (int j = 0; x < w; ++j, ++x) o[x] = uint8_t((v >> (8 * j)) & 1);
-                }
-            }
-        }
+    for (int x = x0; x < w && x < x0 + 64; x += 8, word >>= 8) {
+        const uint64_t v = table.v[word & 0xFF];
+        if (x + 8 <= w)
+            std::memcpy(o + x, &v, 8);  // little-endian byte order: pixel x first
+        else
+            for (int j = 0; x + j < w; ++j) o[x + j] = uint8_t((v >> (8 * j)) & 1);
     }
+}
+
+#ifdef ICHBENCH_HAVE_AVX2_CLONE
+// A full word as 64 bytes: each byte picks its source byte (shuffle), keeps its own bit, becomes 0 or 1.
+__attribute__((target("avx2"))) inline void unpack_word_avx2(uint64_t word, uint8_t* o) {
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+                                            3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201ULL));
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int half = 0; half < 2; ++half) {
+        __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(int(uint32_t(word >> (32 * half)))), spread);
+        v = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), one);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 32 * half), v);
+    }
+}
+
+__attribute__((target("avx2"))) inline void unpack_avx2(const BitImage& img, uint8_t* out) {
+    const int w = img.width, full = w / 64;
+    for (int y = 0; y < img.height; ++y) {
+        uint8_t* o = out + std::size_t(y) * w;
+        for (int i = 0; i < full; ++i) unpack_word_avx2(img.col(i)[y], o + 64 * i);
+        if (full < img.words) unpack_word(img.col(full)[y], o, 64 * full, w);
+    }
+}
+#endif
+
+// One byte per pixel (0 or 1).
+inline void unpack(const BitImage& img, uint8_t* out) {
+#ifdef ICHBENCH_HAVE_AVX2_CLONE
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return unpack_avx2(img, out);
+#endif
+    for (int y = 0; y < img.height; ++y)
+        for (int i = 0; i < img.words; ++i) unpack_word(img.col(i)[y], out + std::size_t(y) * img.width, 64 * i, img.width);
 }
 
 // The paper's post-processing for one slice; close/open of 0 skip that step.

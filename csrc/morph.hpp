@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
+
+#include "hot.hpp"
 
 namespace ichbench {
 
-// A binary image packed 64 pixels per word, one row after another; bits past the
-// last column are always zero so that shifts never invent foreground.
+// A binary image packed 64 pixels a word and stored by word column: word 0 of every row from top to
+// bottom, then word 1, and so on. A pass along rows then combines whole columns of words and a pass
+// along columns walks one contiguous run, so both are plain loops the compiler vectorises. Bits past
+// the last pixel of a row are always zero, so that shifts never invent foreground.
 struct BitImage {
     int height = 0;
     int width = 0;
@@ -18,191 +23,176 @@ struct BitImage {
     std::vector<uint64_t> bits;
 
     BitImage(int h, int w) : height(h), width(w), words((w + 63) / 64), bits(std::size_t(h) * words, 0) {}
-    uint64_t* row(int y) { return bits.data() + std::size_t(y) * words; }
-    const uint64_t* row(int y) const { return bits.data() + std::size_t(y) * words; }
+    uint64_t* col(int i) { return bits.data() + std::size_t(i) * height; }
+    const uint64_t* col(int i) const { return bits.data() + std::size_t(i) * height; }
     uint64_t tail_mask() const { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
 };
 
-// out bit x = in bit (x + s), zeros shifted in from the right end.
-inline void shift_down(const uint64_t* in, uint64_t* out, int words, int s) {
-    const int ws = s / 64, bs = s % 64;
-    for (int i = 0; i < words; ++i) {
-        const int j = i + ws;
-        uint64_t lo = j < words ? in[j] : 0;
-        uint64_t hi = (j + 1) < words ? in[j + 1] : 0;
-        out[i] = bs ? (lo >> bs) | (hi << (64 - bs)) : lo;
-    }
-}
+// Rows [y0, y1) of a BitImage, treated as an image of their own (its outside is outside).
+struct BitView {
+    uint64_t* base;
+    std::size_t stride;  // words from one column's start to the next
+    int rows, words, width;
 
-// out bit x = in bit (x - s), zeros shifted in from the left end.
-inline void shift_up(const uint64_t* in, uint64_t* out, int words, int s) {
-    const int ws = s / 64, bs = s % 64;
-    for (int i = words - 1; i >= 0; --i) {
-        const int j = i - ws;
-        uint64_t hi = j >= 0 ? in[j] : 0;
-        uint64_t lo = (j - 1) >= 0 ? in[j - 1] : 0;
-        out[i] = bs ? (hi << bs) | (lo >> (64 - bs)) : hi;
-    }
-}
-
-// Row-wise max over the window [x - k/2, x - k/2 + k - 1] (OpenCV's anchor).
-// The row is first shifted right by the anchor into a buffer wide enough to keep
-// every bit, so that windows hanging over either edge see only zeros there.
-inline void dilate_rows(BitImage& img, int k, std::vector<uint64_t>& a, std::vector<uint64_t>& b) {
-    const int n = img.words, anchor = k / 2, wide = (img.width + k + 63) / 64;
-    a.resize(wide);
-    b.resize(wide);
-    for (int y = 0; y < img.height; ++y) {
-        uint64_t* r = img.row(y);
-        for (int i = 0; i < wide; ++i) a[i] = i < n ? r[i] : 0;
-        shift_up(a.data(), b.data(), wide, anchor);  // b(x) = row(x - anchor)
-        // Doubling: after the loop b(x) covers [x, x + len - 1] of the shifted row.
-        int len = 1;
-        while (2 * len <= k) {
-            shift_down(b.data(), a.data(), wide, len);
-            for (int i = 0; i < wide; ++i) b[i] |= a[i];
-            len *= 2;
-        }
-        if (len < k) {
-            shift_down(b.data(), a.data(), wide, k - len);
-            for (int i = 0; i < wide; ++i) b[i] |= a[i];
-        }
-        for (int i = 0; i < n; ++i) r[i] = b[i];
-        r[n - 1] &= img.tail_mask();
-    }
-}
-
-// The same for k <= 64, where every shift is shorter than a word: one guard word on each side of the
-// row buffer replaces the bounds checks, and each doubling step is one in-place pass (ascending, so
-// b[i + 1] is read before it is updated).
-inline void dilate_rows_short(BitImage& img, int k, std::vector<uint64_t>& a, std::vector<uint64_t>& b) {
-    const int n = img.words, anchor = k / 2, wide = (img.width + k + 63) / 64;
-    a.assign(wide + 2, 0);
-    b.assign(wide + 2, 0);
-    uint64_t* A = a.data() + 1;  // A[-1] and A[wide] stay zero
-    uint64_t* B = b.data() + 1;
-    for (int y = 0; y < img.height; ++y) {
-        uint64_t* r = img.row(y);
-        for (int i = 0; i < n; ++i) A[i] = r[i];
-        for (int i = 0; i < wide; ++i) B[i] = (A[i] << anchor) | (A[i - 1] >> (64 - anchor));  // row(x - anchor)
-        int len = 1;
-        while (2 * len <= k) {
-            for (int i = 0; i < wide; ++i) B[i] |= (B[i] >> len) | (B[i + 1] << (64 - len));
-            len *= 2;
-        }
-        if (len < k) {
-            const int s = k - len;
-            for (int i = 0; i < wide; ++i) B[i] |= (B[i] >> s) | (B[i + 1] << (64 - s));
-        }
-        for (int i = 0; i < n; ++i) r[i] = B[i];
-        r[n - 1] &= img.tail_mask();
-    }
-}
-
-// Column-wise max over rows [y - k/2, y - k/2 + k - 1], via a zero-padded copy.
-inline void dilate_cols(BitImage& img, int k, std::vector<uint64_t>& pad) {
-    const int n = img.words, anchor = k / 2, rows = img.height + k;
-    pad.resize(std::size_t(rows) * n);
-    std::fill(pad.begin(), pad.begin() + std::size_t(anchor) * n, 0);
-    std::fill(pad.begin() + std::size_t(img.height + anchor) * n, pad.end(), 0);
-    for (int y = 0; y < img.height; ++y) {
-        const uint64_t* src = img.row(y);
-        uint64_t* dst = pad.data() + std::size_t(y + anchor) * n;
-        for (int i = 0; i < n; ++i) dst[i] = src[i];
-    }
-    int len = 1;
-    auto or_ahead = [&](int off) {
-        for (int y = 0; y + off < rows; ++y) {
-            uint64_t* d = pad.data() + std::size_t(y) * n;
-            const uint64_t* s = d + std::size_t(off) * n;
-            for (int i = 0; i < n; ++i) d[i] |= s[i];
-        }
-    };
-    while (2 * len <= k) {
-        or_ahead(len);
-        len *= 2;
-    }
-    if (len < k) or_ahead(k - len);
-    for (int y = 0; y < img.height; ++y) {
-        const uint64_t* src = pad.data() + std::size_t(y) * n;
-        uint64_t* dst = img.row(y);
-        for (int i = 0; i < n; ++i) dst[i] = src[i];
-    }
-}
+    BitView(BitImage& img, int y0, int y1)
+        : base(img.bits.data() + y0), stride(std::size_t(img.height)), rows(y1 - y0), words(img.words),
+          width(img.width) {}
+    uint64_t* col(int i) const { return base + std::size_t(i) * stride; }
+    uint64_t tail_mask() const { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
+};
 
 // Scratch buffers reused across calls by one thread.
 struct MorphScratch {
-    std::vector<uint64_t> a, b, pad;
-    BitImage band{0, 0};
+    std::vector<uint64_t> wide, pad, tmp, zero;
 };
 
-inline void invert(BitImage& img) {
-    const uint64_t tail = img.tail_mask();
-    for (int y = 0; y < img.height; ++y) {
-        uint64_t* r = img.row(y);
-        for (int i = 0; i < img.words; ++i) r[i] = ~r[i];
-        r[img.words - 1] &= tail;
+// d = (hi << s) | (lo >> (64 - s)): bit x of d is bit x - s of the two-word pair (lo, hi); 0 <= s < 64.
+ICHBENCH_HOT inline void set_shl(uint64_t* __restrict d, const uint64_t* __restrict hi, const uint64_t* __restrict lo, int s,
+                    int n) {
+    if (s == 0) {
+        std::copy(hi, hi + n, d);
+        return;
+    }
+    for (int y = 0; y < n; ++y) d[y] = (hi[y] << s) | (lo[y] >> (64 - s));
+}
+
+// d |= (lo >> s) | (hi << (64 - s)): bit x of the pair (lo, hi) moved to x - s; lo is d itself or another column.
+ICHBENCH_HOT inline void or_shr(uint64_t* __restrict d, const uint64_t* __restrict lo, const uint64_t* __restrict hi, int s,
+                   int n) {
+    if (s == 0) {
+        for (int y = 0; y < n; ++y) d[y] |= lo[y];
+        return;
+    }
+    for (int y = 0; y < n; ++y) d[y] |= (lo[y] >> s) | (hi[y] << (64 - s));
+}
+
+ICHBENCH_HOT inline void or_shr_self(uint64_t* __restrict d, const uint64_t* __restrict hi, int s, int n) {
+    for (int y = 0; y < n; ++y) d[y] |= (d[y] >> s) | (hi[y] << (64 - s));
+}
+
+// d(y) = a(y) | a(y + off), a read as zero past its end.
+ICHBENCH_HOT inline void or_ahead(uint64_t* __restrict d, const uint64_t* __restrict a, int off, int total) {
+    const int split = std::max(0, total - off);
+    for (int y = 0; y < split; ++y) d[y] = a[y] | a[y + off];
+    std::copy(a + split, a + total, d + split);
+}
+
+// The doubling shifts that widen a window of 1 to k: 1, 2, 4, ... and the remainder.
+inline int doubling_steps(int k, int* steps) {
+    int n = 0, len = 1;
+    for (; 2 * len <= k; len *= 2) steps[n++] = len;
+    if (len < k) steps[n++] = k - len;
+    return n;
+}
+
+// Row-wise max over the window [x - anchor, x - anchor + k - 1] (OpenCV's anchor is k/2; 0 <= anchor < k).
+// The rows are first shifted right by the anchor into columns wide enough to keep every bit, so windows
+// hanging over either edge see only zeros there; doubling then widens the window 1, 2, 4, ... up to k,
+// one pass over the columns per step.
+inline void dilate_rows(const BitView& v, int k, int anchor, MorphScratch& s) {
+    const int n = v.words, rows = v.rows, wide = (v.width + k + 63) / 64;
+    s.wide.resize(std::size_t(wide) * rows);
+    s.zero.assign(rows, 0);
+    auto W = [&](int j) { return s.wide.data() + std::size_t(j) * rows; };
+    auto in = [&](int j) -> const uint64_t* { return j >= 0 && j < n ? v.col(j) : s.zero.data(); };
+    auto w = [&](int j) -> const uint64_t* { return j < wide ? W(j) : s.zero.data(); };
+    for (int j = 0; j < wide; ++j) set_shl(W(j), in(j - anchor / 64), in(j - anchor / 64 - 1), anchor % 64, rows);
+    int steps[32];
+    for (int t = 0, nsteps = doubling_steps(k, steps); t < nsteps; ++t) {
+        // W(x) |= W(x + len), ascending so every read is of a column not yet widened
+        const int ws = steps[t] / 64, bs = steps[t] % 64;
+        for (int j = 0; j < wide; ++j) {
+            if (ws == 0 && bs != 0)
+                or_shr_self(W(j), w(j + 1), bs, rows);
+            else
+                or_shr(W(j), w(j + ws), w(j + ws + 1), bs, rows);
+        }
+    }
+    for (int j = 0; j < n; ++j) std::copy(W(j), W(j) + rows, v.col(j));
+    uint64_t* last = v.col(n - 1);
+    const uint64_t tail = v.tail_mask();
+    for (int y = 0; y < rows; ++y) last[y] &= tail;
+}
+
+// Column-wise max over rows [y - anchor, y - anchor + k - 1], one word column at a time through a
+// zero-padded copy.
+inline void dilate_cols(const BitView& v, int k, int anchor, MorphScratch& s) {
+    const int rows = v.rows, total = rows + k;
+    int steps[32];
+    const int nsteps = doubling_steps(k, steps);
+    s.pad.resize(total);
+    s.tmp.resize(total);
+    for (int i = 0; i < v.words; ++i) {
+        uint64_t* p = s.pad.data();
+        uint64_t* t = s.tmp.data();
+        std::fill(p, p + anchor, 0);
+        std::copy(v.col(i), v.col(i) + rows, p + anchor);
+        std::fill(p + anchor + rows, p + total, 0);
+        for (int j = 0; j < nsteps; ++j) {  // p(y) covers one more stretch of steps[j] rows below it
+            or_ahead(t, p, steps[j], total);
+            std::swap(p, t);
+        }
+        std::copy(p, p + rows, v.col(i));
     }
 }
 
-inline void dilate(BitImage& img, int k, MorphScratch& s) {
-    if (k <= 1) return;
-    if (k <= 64) {
-        dilate_rows_short(img, k, s.a, s.b);
-    } else {
-        dilate_rows(img, k, s.a, s.b);
+inline void invert(const BitView& v) {
+    for (int i = 0; i < v.words; ++i) {
+        uint64_t* c = v.col(i);
+        const uint64_t keep = i == v.words - 1 ? v.tail_mask() : ~uint64_t(0);
+        for (int y = 0; y < v.rows; ++y) c[y] = ~c[y] & keep;
     }
-    dilate_cols(img, k, s.pad);
+}
+
+inline void dilate(const BitView& v, int k, int anchor, MorphScratch& s) {
+    if (k <= 1) return;
+    dilate_rows(v, k, anchor, s);
+    dilate_cols(v, k, anchor, s);
 }
 
 // Erosion is dilation of the complement: the outside, neutral (1) for erosion,
 // becomes 0 in the complement, which is neutral for dilation.
-inline void erode(BitImage& img, int k, MorphScratch& s) {
+inline void erode(const BitView& v, int k, int anchor, MorphScratch& s) {
     if (k <= 1) return;
-    invert(img);
-    dilate(img, k, s);
-    invert(img);
+    invert(v);
+    dilate(v, k, anchor, s);
+    invert(v);
 }
 
-inline void close(BitImage& img, int k, MorphScratch& s) {
-    dilate(img, k, s);
-    erode(img, k, s);
-}
-
-inline void open(BitImage& img, int k, MorphScratch& s) {
-    erode(img, k, s);
-    dilate(img, k, s);
+// The first and last row holding foreground, or (-1, -1) for an empty image.
+inline std::pair<int, int> foreground_rows(const BitImage& img) {
+    int first = img.height, last = -1;
+    for (int i = 0; i < img.words; ++i) {
+        const uint64_t* c = img.col(i);
+        for (int y = 0; y < first; ++y)
+            if (c[y]) {
+                first = y;
+                break;
+            }
+        for (int y = img.height - 1; y > last; --y)
+            if (c[y]) {
+                last = y;
+                break;
+            }
+    }
+    return last < 0 ? std::make_pair(-1, -1) : std::make_pair(first, last);
 }
 
 // Close then open, restricted to the rows that hold foreground plus a margin wide enough that no
 // structuring element reaches past the band (so the result equals the whole-image one); rows outside
 // stay empty, as they would.
 inline void morph_band(BitImage& img, int close_k, int open_k, MorphScratch& s) {
-    BitImage& band = s.band;
     if (close_k <= 1 && open_k <= 1) return;
-    int first = -1, last = -1;
-    for (int y = 0; y < img.height; ++y) {
-        const uint64_t* r = img.row(y);
-        for (int i = 0; i < img.words; ++i)
-            if (r[i]) {
-                if (first < 0) first = y;
-                last = y;
-                break;
-            }
-    }
-    if (first < 0) return;
+    const auto [first, last] = foreground_rows(img);
+    if (last < 0) return;
     const int margin = 3 * (close_k + open_k) + 2;
-    const int y0 = std::max(0, first - margin), y1 = std::min(img.height, last + 1 + margin);
-    if (y0 == 0 && y1 == img.height) {
-        if (close_k > 0) close(img, close_k, s);
-        if (open_k > 0) open(img, open_k, s);
-        return;
-    }
-    if (band.height != y1 - y0 || band.width != img.width) band = BitImage(y1 - y0, img.width);
-    std::copy(img.row(y0), img.row(y0) + std::size_t(y1 - y0) * img.words, band.bits.begin());
-    if (close_k > 0) close(band, close_k, s);
-    if (open_k > 0) open(band, open_k, s);
-    std::copy(band.bits.begin(), band.bits.end(), img.row(y0));
+    const BitView band(img, std::max(0, first - margin), std::min(img.height, last + 1 + margin));
+    const int c = close_k > 1 ? close_k : 0, o = open_k > 1 ? open_k : 0;
+    dilate(band, c, c / 2, s);
+    // Closing's erosion and opening's erosion as one: eroding by c and then by o is eroding by their sum,
+    // length c + o - 1 with anchor c/2 + o/2 (borders included: the outside is neutral for both).
+    erode(band, c && o ? c + o - 1 : c + o, c / 2 + o / 2, s);
+    dilate(band, o, o / 2, s);
 }
 
 }  // namespace ichbench

@@ -23,6 +23,7 @@ using namespace ichbench;
 using FloatArray = py::array_t<float, py::array::c_style>;
 using CornerArray = py::array_t<int64_t, py::array::c_style>;
 using ByteArray = py::array_t<uint8_t, py::array::c_style>;
+using IndexArray = py::array_t<int32_t, py::array::c_style>;
 
 namespace {
 
@@ -67,6 +68,10 @@ Layout make_layout(const CornerArray& corners, int h, int w, int height, int wid
     return L;
 }
 
+void check_kernels(int close_k, int open_k) {
+    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+}
+
 py::array_t<float> py_gaussian_window(int h, int w) {
     if (h <= 0 || w <= 0) throw std::invalid_argument("window size must be positive");
     auto g = gaussian_window(h, w);
@@ -89,34 +94,64 @@ py::array_t<float> py_reciprocal_weights(const CornerArray& corners, int h, int 
     return out;
 }
 
-py::array_t<float> py_stitch(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
-                             std::optional<FloatArray> weight, int threads) {
+// The reciprocal coverage as distinct rows (U, W) and each output row's index into them (H,).
+Coverage make_coverage(const FloatArray& rows, const IndexArray& index) {
+    if (rows.ndim() != 2 || index.ndim() != 1) throw std::invalid_argument("coverage must be rows (U, W) and index (H,)");
+    const int32_t* ix = index.data();
+    for (py::ssize_t y = 0; y < index.shape(0); ++y)
+        if (ix[y] < 0 || ix[y] >= rows.shape(0))
+            throw std::invalid_argument("coverage index " + std::to_string(ix[y]) + " of row " + std::to_string(y) +
+                                        " is outside its " + std::to_string(rows.shape(0)) + " rows");
+    return {rows.data(), ix, int(rows.shape(1))};
+}
+
+// What every path from windows shares: the checked layout of (B, N, h, w) windows over the coverage.
+struct WindowInputs {
+    Layout L;
+    Coverage C;
+    const float* src;
+    const float* weight;
+    std::size_t step;  // floats per slice of windows
+};
+
+WindowInputs window_inputs(const FloatArray& patches, const CornerArray& corners, const FloatArray& rows,
+                           const IndexArray& index, const std::optional<FloatArray>& weight) {
     if (patches.ndim() != 4) throw std::invalid_argument("patches must have shape (B, N, h, w)");
-    if (recip.ndim() != 2) throw std::invalid_argument("recip must have shape (H, W)");
-    const int b = int(patches.shape(0)), h = int(patches.shape(2)), w = int(patches.shape(3));
-    const int height = int(recip.shape(0)), width = int(recip.shape(1));
-    const Layout L = make_layout(corners, h, w, height, width);
+    const Coverage C = make_coverage(rows, index);
+    const Layout L = make_layout(corners, int(patches.shape(2)), int(patches.shape(3)), int(index.shape(0)), C.width);
     if (patches.shape(1) != L.n)
         throw std::invalid_argument(std::to_string(patches.shape(1)) + " windows but " + std::to_string(L.n) +
                                     " corners");
-    py::array_t<float> out({b, height, width});
-    const float* src = patches.data();
-    const float* rp = recip.data();
-    const float* wp = weight ? weight->data() : nullptr;
+    return {L, C, patches.data(), weight ? weight->data() : nullptr, std::size_t(L.n) * L.h * L.w};
+}
+
+// fn(slice index, its windows, row plan, scratch) for every slice, on `threads` threads, GIL released.
+template <typename Fn>
+void for_each_slice(const WindowInputs& in, int b, int threads, Fn fn) {
+    py::gil_scoped_release release;
+    const RowPlan plan = plan_rows(in.L);
+    parallel_for(b, threads, [&](int lo, int hi) {
+        FusedScratch scratch;
+        for (int i = lo; i < hi; ++i) fn(i, in.src + i * in.step, plan, scratch);
+    });
+}
+
+py::array_t<float> py_stitch(const FloatArray& patches, const CornerArray& corners, const FloatArray& rows,
+                             const IndexArray& index, std::optional<FloatArray> weight, int threads) {
+    const WindowInputs in = window_inputs(patches, corners, rows, index, weight);
+    const int b = int(patches.shape(0));
+    py::array_t<float> out({b, in.L.height, in.L.width});
     float* dst = out.mutable_data();
-    const std::size_t in_step = std::size_t(L.n) * h * w, out_step = std::size_t(height) * width;
-    {
-        py::gil_scoped_release release;
-        parallel_for(b, threads, [&](int lo, int hi) {
-            for (int i = lo; i < hi; ++i) stitch_slice(src + i * in_step, L, wp, rp, dst + i * out_step);
-        });
-    }
+    const std::size_t out_step = std::size_t(in.L.height) * in.L.width;
+    for_each_slice(in, b, threads, [&](int i, const float* src, const RowPlan& plan, FusedScratch&) {
+        stitch_slice(src, in.L, plan, in.weight, in.C, dst + i * out_step);
+    });
     return out;
 }
 
 py::array_t<uint8_t> py_binarize(const FloatArray& prob, float threshold, int close_k, int open_k, int threads) {
     if (prob.ndim() != 3) throw std::invalid_argument("prob must have shape (B, H, W)");
-    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
+    check_kernels(close_k, open_k);
     const int b = int(prob.shape(0)), height = int(prob.shape(1)), width = int(prob.shape(2));
     py::array_t<uint8_t> out({b, height, width});
     const float* src = prob.data();
@@ -136,59 +171,28 @@ py::array_t<uint8_t> py_binarize(const FloatArray& prob, float threshold, int cl
     return out;
 }
 
-// What both fused paths share: the checked layout of (B, N, h, w) windows over a (H, W) reciprocal map.
-struct FusedInputs {
-    Layout L;
-    const float* src;
-    const float* recip;
-    const float* weight;
-    std::size_t step;  // floats per slice of windows
-};
-
-FusedInputs fused_inputs(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
-                         const std::optional<FloatArray>& weight, int close_k, int open_k) {
-    if (patches.ndim() != 4) throw std::invalid_argument("patches must have shape (B, N, h, w)");
-    if (recip.ndim() != 2) throw std::invalid_argument("recip must have shape (H, W)");
-    if (close_k < 0 || open_k < 0) throw std::invalid_argument("kernel sizes must be >= 0");
-    const Layout L = make_layout(corners, int(patches.shape(2)), int(patches.shape(3)), int(recip.shape(0)),
-                                 int(recip.shape(1)));
-    if (patches.shape(1) != L.n)
-        throw std::invalid_argument(std::to_string(patches.shape(1)) + " windows but " + std::to_string(L.n) +
-                                    " corners");
-    return {L, patches.data(), recip.data(), weight ? weight->data() : nullptr, std::size_t(L.n) * L.h * L.w};
-}
-
-// fn(slice index, its windows, row plan, scratch) for every slice, on `threads` threads, GIL released.
-template <typename Fn>
-void for_each_slice(const FusedInputs& in, int b, int threads, Fn fn) {
-    py::gil_scoped_release release;
-    const RowPlan plan = plan_rows(in.L);
-    parallel_for(b, threads, [&](int lo, int hi) {
-        FusedScratch scratch;
-        for (int i = lo; i < hi; ++i) fn(i, in.src + i * in.step, plan, scratch);
-    });
-}
-
-py::array_t<uint8_t> py_stitch_binarize(const FloatArray& patches, const CornerArray& corners, const FloatArray& recip,
-                                        std::optional<FloatArray> weight, float threshold, int close_k, int open_k,
-                                        int threads) {
-    const FusedInputs in = fused_inputs(patches, corners, recip, weight, close_k, open_k);
+py::array_t<uint8_t> py_stitch_binarize(const FloatArray& patches, const CornerArray& corners, const FloatArray& rows,
+                                        const IndexArray& index, std::optional<FloatArray> weight, float threshold,
+                                        int close_k, int open_k, int threads) {
+    check_kernels(close_k, open_k);
+    const WindowInputs in = window_inputs(patches, corners, rows, index, weight);
     const int b = int(patches.shape(0));
     py::array_t<uint8_t> out({b, in.L.height, in.L.width});
     uint8_t* dst = out.mutable_data();
     const std::size_t out_step = std::size_t(in.L.height) * in.L.width;
     for_each_slice(in, b, threads, [&](int i, const float* src, const RowPlan& plan, FusedScratch& scratch) {
-        stitch_binarize_slice(src, in.L, plan, in.weight, in.recip, threshold, close_k, open_k, dst + i * out_step,
+        stitch_binarize_slice(src, in.L, plan, in.weight, in.C, threshold, close_k, open_k, dst + i * out_step,
                               scratch);
     });
     return out;
 }
 
 py::array_t<int64_t> py_threshold_counts(const FloatArray& patches, const CornerArray& corners,
-                                         const FloatArray& recip, std::optional<FloatArray> weight,
-                                         const ByteArray& truth, const FloatArray& thresholds, int close_k,
-                                         int open_k, int threads) {
-    const FusedInputs in = fused_inputs(patches, corners, recip, weight, close_k, open_k);
+                                         const FloatArray& rows, const IndexArray& index,
+                                         std::optional<FloatArray> weight, const ByteArray& truth,
+                                         const FloatArray& thresholds, int close_k, int open_k, int threads) {
+    check_kernels(close_k, open_k);
+    const WindowInputs in = window_inputs(patches, corners, rows, index, weight);
     const int b = int(patches.shape(0)), t = int(thresholds.size());
     if (truth.ndim() != 3 || truth.shape(0) != b || truth.shape(1) != in.L.height || truth.shape(2) != in.L.width)
         throw std::invalid_argument("truth must have shape (B, H, W) matching the windows and the slice size");
@@ -197,7 +201,7 @@ py::array_t<int64_t> py_threshold_counts(const FloatArray& patches, const Corner
     const uint8_t* gt = truth.data();
     const std::size_t gt_step = std::size_t(in.L.height) * in.L.width;
     for_each_slice(in, b, threads, [&](int i, const float* src, const RowPlan& plan, FusedScratch& scratch) {
-        threshold_counts_slice(src, in.L, plan, in.weight, in.recip, gt + i * gt_step, thresholds.data(), t, close_k,
+        threshold_counts_slice(src, in.L, plan, in.weight, in.C, gt + i * gt_step, thresholds.data(), t, close_k,
                                open_k, dst + std::size_t(i) * t * 4, scratch);
     });
     return out;
@@ -211,12 +215,12 @@ PYBIND11_MODULE(_post, m) {
     m.def("reciprocal_weights", &py_reciprocal_weights, py::arg("corners").noconvert(), py::arg("h"), py::arg("w"),
           py::arg("height"), py::arg("width"), py::arg("weight").noconvert() = py::none());
     m.def("stitch", &py_stitch, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
-          py::arg("recip").noconvert(), py::arg("weight").noconvert() = py::none(), py::arg("threads") = 1);
+          py::arg("rows").noconvert(), py::arg("index").noconvert(), py::arg("weight").noconvert() = py::none(), py::arg("threads") = 1);
     m.def("stitch_binarize", &py_stitch_binarize, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
-          py::arg("recip").noconvert(), py::arg("weight").noconvert(), py::arg("threshold"), py::arg("close"),
+          py::arg("rows").noconvert(), py::arg("index").noconvert(), py::arg("weight").noconvert(), py::arg("threshold"), py::arg("close"),
           py::arg("open"), py::arg("threads") = 1);
     m.def("threshold_counts", &py_threshold_counts, py::arg("patches").noconvert(), py::arg("corners").noconvert(),
-          py::arg("recip").noconvert(), py::arg("weight").noconvert(), py::arg("truth").noconvert(),
+          py::arg("rows").noconvert(), py::arg("index").noconvert(), py::arg("weight").noconvert(), py::arg("truth").noconvert(),
           py::arg("thresholds").noconvert(), py::arg("close"), py::arg("open"), py::arg("threads") = 1);
     m.def("binarize", &py_binarize, py::arg("prob").noconvert(), py::arg("threshold"), py::arg("close"),
           py::arg("open"), py::arg("threads") = 1);

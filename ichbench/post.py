@@ -49,8 +49,8 @@ def stitch_batch(
     threads: int = 1,
 ) -> np.ndarray:
     """Stitch (B, N, h, w) float32 windows sharing one corner list into (B, H, W) float32 maps."""
-    patches, corners, recip, weight = _windows(patches, corners, shape, weighting, threads)
-    return _post.stitch(patches, corners, recip, weight, threads)
+    patches, corners, coverage, weight = _windows(patches, corners, shape, weighting, threads)
+    return _post.stitch(patches, corners, *coverage, weight, threads)
 
 
 def stitch_binarize(
@@ -66,8 +66,8 @@ def stitch_binarize(
     """binarize(stitch_batch(...)) in one pass, bit for bit, without the float map: (B, N, h, w) or (N, h, w)
     float32 windows -> (B, H, W) or (H, W) uint8 masks."""
     single = isinstance(patches, np.ndarray) and patches.ndim == 3
-    batch, corners, recip, weight = _windows(patches[None] if single else patches, corners, shape, weighting, threads)
-    out = _post.stitch_binarize(batch, corners, recip, weight, _threshold(threshold), *_kernels(close, open), threads)
+    batch, corners, cover, weight = _windows(patches[None] if single else patches, corners, shape, weighting, threads)
+    out = _post.stitch_binarize(batch, corners, *cover, weight, _threshold(threshold), *_kernels(close, open), threads)
     return out[0] if single else out
 
 
@@ -84,14 +84,14 @@ def threshold_counts(
     """Per slice and threshold, the TP, FP, FN, TN pixel counts of the post-processed mask against `truth`
     ((B, H, W) uint8, non-zero is blood), all thresholds from one read of the windows: (B, T, 4) int64."""
     _require(truth, "truth", 3, np.uint8)
-    batch, corners, recip, weight = _windows(patches, corners, truth.shape[1:], weighting, threads)
+    batch, corners, coverage, weight = _windows(patches, corners, truth.shape[1:], weighting, threads)
     if truth.shape[0] != batch.shape[0]:
         raise PostError(f"{batch.shape[0]} slices of windows but {truth.shape[0]} truth masks")
     try:
         grid_ = np.ascontiguousarray(thresholds, dtype=np.float32).reshape(-1)
     except (TypeError, ValueError):
         raise PostError(f"thresholds must be a list of numbers, got {thresholds!r}") from None
-    return _post.threshold_counts(batch, corners, recip, weight, truth, grid_, *_kernels(close, open), threads)
+    return _post.threshold_counts(batch, corners, *coverage, weight, truth, grid_, *_kernels(close, open), threads)
 
 
 def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1) -> np.ndarray:
@@ -108,7 +108,7 @@ def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5,
 
 def _windows(
     patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str, threads: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray | None]:
     """Checked (B, N, h, w) windows, corners, the cached reciprocal coverage and the window weight."""
     _require(patches, "patches", 4, np.float32)
     corners = _corners(corners, patches.shape[1])
@@ -193,10 +193,16 @@ def _gaussian(h: int, w: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _reciprocal(corner_bytes: bytes, h: int, w: int, height: int, width: int, weighting: str) -> np.ndarray:
-    # Cached: every slice of a data set shares one grid, so coverage is computed once.
+def _reciprocal(
+    corner_bytes: bytes, h: int, w: int, height: int, width: int, weighting: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """1 / coverage as its distinct rows (U, W) and each row's index into them (H,) int32."""
+    # Cached: every slice of a data set shares one grid, so coverage is computed once. A grid's mean
+    # coverage has a handful of distinct rows: stitching then reads kilobytes of it, not a float map.
     corners = np.frombuffer(corner_bytes, dtype=np.int64).reshape(-1, 2)
     weight = _gaussian(h, w) if weighting == "gaussian" else None
     recip = _post.reciprocal_weights(corners, h, w, height, width, weight)
-    recip.flags.writeable = False
-    return recip
+    rows, index = np.unique(recip, axis=0, return_inverse=True)
+    rows, index = np.ascontiguousarray(rows, dtype=np.float32), np.ascontiguousarray(index.reshape(-1), dtype=np.int32)
+    rows.flags.writeable = index.flags.writeable = False
+    return rows, index
