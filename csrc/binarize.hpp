@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "hot.hpp"
 #include "morph.hpp"
@@ -64,6 +65,27 @@ __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w,
         r[i * stride] = word;
     }
 }
+
+// Several thresholds at once: each 16-float block is loaded once and compared with every threshold.
+__attribute__((target("avx512f"))) inline void pack_row_multi_avx512(const float* p, int w, const float* thresholds,
+                                                                    int T, uint64_t* const* r, int words,
+                                                                    std::size_t stride) {
+    for (int i = 0; i < words; ++i) {
+        const int x0 = i * 64, n = (x0 + 64 < w) ? 64 : w - x0;
+        __mmask16 in[4];
+        __m512 v[4];
+        for (int j = 0; j < 4; ++j) {
+            in[j] = n - 16 * j >= 16 ? __mmask16(0xFFFF) : n > 16 * j ? __mmask16((1u << (n - 16 * j)) - 1) : 0;
+            v[j] = _mm512_maskz_loadu_ps(in[j], p + x0 + 16 * j);
+        }
+        for (int t = 0; t < T; ++t) {
+            const __m512 th = _mm512_set1_ps(thresholds[t]);
+            uint64_t word = 0;
+            for (int j = 0; j < 4; ++j) word |= uint64_t(_mm512_mask_cmp_ps_mask(in[j], v[j], th, _CMP_GT_OQ)) << (16 * j);
+            r[t][i * stride] = word;
+        }
+    }
+}
 #endif
 
 inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, int words, std::size_t stride) {
@@ -91,6 +113,22 @@ inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int wo
     if (avx2) return pack_row_avx2(p, w, threshold, r, words, stride);
 #endif
     pack_row_sse(p, w, threshold, r, words, stride);
+}
+
+// Row y of every masks[t] from prob > thresholds[t]; rows is scratch for the T row pointers.
+inline void pack_row_multi(const float* p, const float* thresholds, int T, BitImage* masks, int y,
+                           std::vector<uint64_t*>& rows) {
+#ifdef ICHBENCH_HAVE_AVX2_CLONE
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (avx512 && T > 0) {
+        rows.resize(T);
+        for (int t = 0; t < T; ++t) rows[t] = masks[t].col(0) + y;
+        return pack_row_multi_avx512(p, masks[0].width, thresholds, T, rows.data(), masks[0].words,
+                                     std::size_t(masks[0].height));
+    }
+#endif
+    for (int t = 0; t < T; ++t) pack_row(p, masks[t].width, thresholds[t], masks[t].col(0) + y, masks[t].words,
+                                         std::size_t(masks[t].height));
 }
 
 // Row y of a BitImage from prob > threshold.

@@ -29,6 +29,7 @@ ICHBENCH_HOT inline std::pair<int64_t, int64_t> count_bits(const uint64_t* __res
 struct FusedScratch {
     std::vector<float> row;
     std::vector<BitImage> masks;
+    std::vector<uint64_t*> rows;
     BitImage truth{0, 0};
     MorphScratch morph;
 };
@@ -60,7 +61,7 @@ inline void threshold_counts_slice(const float* patches, const Layout& L, const 
     if (s.truth.height != L.height || s.truth.width != L.width) s.truth = BitImage(L.height, L.width);
     for (int y = 0; y < L.height; ++y) {
         stitch_row(patches, L, P, weight, C, y, s.row.data());
-        for (int t = 0; t < T; ++t) pack_row(s.row.data(), thresholds[t], s.masks[t], y);
+        pack_row_multi(s.row.data(), thresholds, T, s.masks.data(), y, s.rows);
         pack_bytes(truth + std::size_t(y) * L.width, s.truth, y);
     }
     const int64_t truth_total = count_bits(s.truth.bits.data(), s.truth.bits.data(), s.truth.bits.size()).first;
