@@ -109,10 +109,11 @@ __attribute__((always_inline)) inline V dilate_word(V prev, V cur, V next, int a
     // (x >> 1) >> (63 - a) is x >> (64 - a) without the undefined shift by 64 when a = 0.
     V lo = (cur << anchor) | ((prev >> 1) >> (63 - anchor));
     V hi = (next << anchor) | ((cur >> 1) >> (63 - anchor));
-    for (int t = 0; t < nsteps; ++t) {
+    for (int t = 0; t < nsteps - 1; ++t) {
         lo |= (lo >> steps[t]) | (hi << (64 - steps[t]));
         hi |= hi >> steps[t];
     }
+    if (nsteps > 0) lo |= (lo >> steps[nsteps - 1]) | (hi << (64 - steps[nsteps - 1]));  // hi is not read again
     return lo;
 }
 
