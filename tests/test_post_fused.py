@@ -47,6 +47,23 @@ def test_fused_equals_opencv_for_every_kernel(k: int, shape: tuple[int, int], op
             )
 
 
+@pytest.mark.parametrize("shape", [(70, 64), (45, 130)])
+def test_every_close_and_open_pair_equals_opencv(shape: tuple[int, int], opencv_binarize) -> None:
+    # Closing's and opening's erosions run as one erosion (length c + o - 1, anchor c//2 + o//2), whose
+    # anchor differs from OpenCV's own for that length when c and o are both even: every pair is checked.
+    rng = np.random.default_rng(7)
+    for kind in ("random", "lesions"):
+        patches, corners = windows(rng, shape, 32, 16, kind)
+        prob = post.stitch(patches, corners, shape)
+        for close in range(16):
+            for open_ in range(16):
+                np.testing.assert_array_equal(
+                    post.binarize(prob, 0.5, close, open_),
+                    opencv_binarize(prob, 0.5, close, open_),
+                    err_msg=f"{kind} {shape} close {close} open {open_}",
+                )
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     height=st.integers(16, 90),
