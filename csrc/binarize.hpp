@@ -20,7 +20,7 @@ namespace ichbench {
 // One row of prob > threshold, packed 64 pixels per word into r[0], r[stride], ... (a BitImage's row y
 // starts at col(0) + y with stride height); NaN is never greater, so it is 0. Compares and movemask,
 // 4 floats at a time (SSE2), 8 on CPUs with AVX2; AVX-512 compares 16 straight into a bit mask.
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
+#ifdef ICHBENCH_X86_DISPATCH
 __attribute__((target("avx512f"))) inline void pack_row_avx512(const float* p, int w, float threshold, uint64_t* r,
                                                               int words, std::size_t stride) {
     const __m512 t = _mm512_set1_ps(threshold);
@@ -107,8 +107,8 @@ inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, in
 }
 
 inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int words, std::size_t stride) {
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
-    static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+#ifdef ICHBENCH_X86_DISPATCH
+    static const bool avx512 = uses_isa("avx512f"), avx2 = uses_isa("avx2");
     if (avx512) return pack_row_avx512(p, w, threshold, r, words, stride);
     if (avx2) return pack_row_avx2(p, w, threshold, r, words, stride);
 #endif
@@ -118,8 +118,8 @@ inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int wo
 // Row y of every masks[t] from prob > thresholds[t]; rows is scratch for the T row pointers.
 inline void pack_row_multi(const float* p, const float* thresholds, int T, BitImage* masks, int y,
                            std::vector<uint64_t*>& rows) {
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
-    static const bool avx512 = __builtin_cpu_supports("avx512f");
+#ifdef ICHBENCH_X86_DISPATCH
+    static const bool avx512 = uses_isa("avx512f");
     if (avx512 && T > 0) {
         rows.resize(T);
         for (int t = 0; t < T; ++t) rows[t] = masks[t].col(0) + y;
@@ -181,7 +181,7 @@ inline void unpack_word(uint64_t word, uint8_t* o, int x0, int w) {
     }
 }
 
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
+#ifdef ICHBENCH_X86_DISPATCH
 // A full word as 64 bytes: each byte picks its source byte (shuffle), keeps its own bit, becomes 0 or 1.
 __attribute__((target("avx2"))) inline void unpack_word_avx2(uint64_t word, uint8_t* o) {
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
@@ -207,8 +207,8 @@ __attribute__((target("avx2"))) inline void unpack_avx2(const BitImage& img, uin
 
 // One byte per pixel (0 or 1).
 inline void unpack(const BitImage& img, uint8_t* out) {
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
-    static const bool avx2 = __builtin_cpu_supports("avx2");
+#ifdef ICHBENCH_X86_DISPATCH
+    static const bool avx2 = uses_isa("avx2");
     if (avx2) return unpack_avx2(img, out);
 #endif
     for (int y = 0; y < img.height; ++y)

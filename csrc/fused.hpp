@@ -25,7 +25,7 @@ ICHBENCH_HOT inline std::pair<int64_t, int64_t> count_bits_scalar(const uint64_t
     return {all, both};
 }
 
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
+#ifdef ICHBENCH_X86_DISPATCH
 // Eight words a step with AVX-512's vector popcount.
 __attribute__((target("avx512f,avx512vpopcntdq"))) inline std::pair<int64_t, int64_t> count_bits_avx512(
     const uint64_t* m, const uint64_t* t, std::size_t n) {
@@ -42,8 +42,8 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) inline std::pair<int64_t, int
 #endif
 
 inline std::pair<int64_t, int64_t> count_bits(const uint64_t* m, const uint64_t* t, std::size_t n) {
-#ifdef ICHBENCH_HAVE_AVX2_CLONE
-    static const bool vpopcnt = __builtin_cpu_supports("avx512vpopcntdq");
+#ifdef ICHBENCH_X86_DISPATCH
+    static const bool vpopcnt = uses_isa("avx512vpopcntdq");
     if (vpopcnt) return count_bits_avx512(m, t, n);
 #endif
     return count_bits_scalar(m, t, n);
