@@ -13,6 +13,9 @@
 
 namespace ichbench {
 
+// The bits of a row's last word that hold pixels.
+inline uint64_t tail_mask(int width) { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
+
 // A binary image packed 64 pixels a word and stored by word column: word 0 of every row from top to
 // bottom, then word 1, and so on. A pass along rows then combines whole columns of words and a pass
 // along columns walks one contiguous run, so both are plain loops the compiler vectorises. Bits past
@@ -26,7 +29,6 @@ struct BitImage {
     BitImage(int h, int w) : height(h), width(w), words((w + 63) / 64), bits(std::size_t(h) * words, 0) {}
     uint64_t* col(int i) { return bits.data() + std::size_t(i) * height; }
     const uint64_t* col(int i) const { return bits.data() + std::size_t(i) * height; }
-    uint64_t tail_mask() const { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
 };
 
 // Rows [y0, y1) of a BitImage, treated as an image of their own (its outside is outside).
@@ -39,7 +41,6 @@ struct BitView {
         : base(img.bits.data() + y0), stride(std::size_t(img.height)), rows(y1 - y0), words(img.words),
           width(img.width) {}
     uint64_t* col(int i) const { return base + std::size_t(i) * stride; }
-    uint64_t tail_mask() const { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
 };
 
 // Scratch buffers reused across calls by one thread.
@@ -147,7 +148,7 @@ inline void dilate_rows(const BitView& v, int k, int anchor, bool complement, Mo
     auto W = [&](int j) { return s.wide.data() + std::size_t(j) * rows; };
     auto in = [&](int j) -> ColumnRead {
         if (j < 0 || j >= n) return {s.zero.data(), 0, 0};
-        return {v.col(j), complement ? ~uint64_t(0) : 0, j == n - 1 ? v.tail_mask() : ~uint64_t(0)};
+        return {v.col(j), complement ? ~uint64_t(0) : 0, j == n - 1 ? tail_mask(v.width) : ~uint64_t(0)};
     };
     if (k <= 64) {  // the common case, in one pass (the columns past the row's end are never read)
         int steps[8];
@@ -189,7 +190,7 @@ inline void dilate_cols(const BitView& v, int k, int anchor, bool complement, Mo
             or_ahead(t, p, steps[j], total);
             std::swap(p, t);
         }
-        const uint64_t flip = complement ? ~uint64_t(0) : 0, keep = i == v.words - 1 ? v.tail_mask() : ~uint64_t(0);
+        const uint64_t flip = complement ? ~uint64_t(0) : 0, keep = i == v.words - 1 ? tail_mask(v.width) : ~uint64_t(0);
         copy_read(v.col(i), {p, flip, keep}, rows);
     }
 }
