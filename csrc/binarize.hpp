@@ -21,27 +21,6 @@ namespace ichbench {
 // starts at col(0) + y with stride height); NaN is never greater, so it is 0. Compares and movemask,
 // 4 floats at a time (SSE2), 8 on CPUs with AVX2; AVX-512 compares 16 straight into a bit mask.
 #ifdef ICHBENCH_X86_DISPATCH
-__attribute__((target("avx512f"))) inline void pack_row_avx512(const float* p, int w, float threshold, uint64_t* r,
-                                                              int words, std::size_t stride) {
-    const __m512 t = _mm512_set1_ps(threshold);
-    for (int i = 0; i < words; ++i) {
-        const int x0 = i * 64, n = (x0 + 64 < w) ? 64 : w - x0;
-        uint64_t word = 0;
-        if (n == 64) {  // a full word: four independent compares, unrolled
-            for (int j = 0; j < 64; j += 16)
-                word |= uint64_t(_mm512_cmp_ps_mask(_mm512_loadu_ps(p + x0 + j), t, _CMP_GT_OQ)) << j;
-            r[i * stride] = word;
-            continue;
-        }
-        for (int j = 0; j < n; j += 16) {
-            const __mmask16 in = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps(in, p + x0 + j);  // masked: never reads past the row
-            word |= uint64_t(_mm512_mask_cmp_ps_mask(in, v, t, _CMP_GT_OQ)) << j;
-        }
-        r[i * stride] = word;
-    }
-}
-
 __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w, float threshold, uint64_t* r,
                                                           int words, std::size_t stride) {
     const __m256 t = _mm256_set1_ps(threshold);
@@ -66,7 +45,7 @@ __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w,
     }
 }
 
-// Several thresholds at once: each 16-float block is loaded once and compared with every threshold.
+// Several thresholds at once (one threshold is the T = 1 case): each 16-float block is loaded once and compared with every threshold.
 __attribute__((target("avx512f"))) inline void pack_row_multi_avx512(const float* p, int w, const float* thresholds,
                                                                     int T, uint64_t* const* r, int words,
                                                                     std::size_t stride) {
@@ -109,7 +88,7 @@ inline void pack_row_sse(const float* p, int w, float threshold, uint64_t* r, in
 inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int words, std::size_t stride) {
 #ifdef ICHBENCH_X86_DISPATCH
     static const bool avx512 = uses_isa("avx512f"), avx2 = uses_isa("avx2");
-    if (avx512) return pack_row_avx512(p, w, threshold, r, words, stride);
+    if (avx512) return pack_row_multi_avx512(p, w, &threshold, 1, &r, words, stride);
     if (avx2) return pack_row_avx2(p, w, threshold, r, words, stride);
 #endif
     pack_row_sse(p, w, threshold, r, words, stride);
