@@ -104,6 +104,7 @@ def test_narrower_instruction_sets_give_the_same_bits(isa: str, tmp_path: Path) 
     proc = subprocess.run(
         [sys.executable, "-c", NARROW, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
         env=env,
+        cwd=tmp_path,  # not the checkout, whose source folder would shadow the installed package
         capture_output=True,
         text=True,
         timeout=120,
