@@ -94,6 +94,11 @@ inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int wo
     pack_row_sse(p, w, threshold, r, words, stride);
 }
 
+// Row y of a BitImage from prob > threshold.
+inline void pack_row(const float* p, float threshold, BitImage& img, int y) {
+    pack_row(p, img.width, threshold, img.col(0) + y, img.words, std::size_t(img.height));
+}
+
 // Row y of every masks[t] from prob > thresholds[t]; rows is scratch for the T row pointers.
 inline void pack_row_multi(const float* p, const float* thresholds, int T, BitImage* masks, int y,
                            std::vector<uint64_t*>& rows) {
@@ -106,13 +111,7 @@ inline void pack_row_multi(const float* p, const float* thresholds, int T, BitIm
                                      std::size_t(masks[0].height));
     }
 #endif
-    for (int t = 0; t < T; ++t) pack_row(p, masks[t].width, thresholds[t], masks[t].col(0) + y, masks[t].words,
-                                         std::size_t(masks[t].height));
-}
-
-// Row y of a BitImage from prob > threshold.
-inline void pack_row(const float* p, float threshold, BitImage& img, int y) {
-    pack_row(p, img.width, threshold, img.col(0) + y, img.words, std::size_t(img.height));
+    for (int t = 0; t < T; ++t) pack_row(p, thresholds[t], masks[t], y);
 }
 
 // Row y of a BitImage from a 0/1 (any non-zero) byte mask: 16 bytes compared with zero at a time (SSE2).
