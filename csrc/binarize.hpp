@@ -18,7 +18,7 @@
 namespace ichbench {
 
 // One row of prob > threshold, packed 64 pixels per word into r[0], r[stride], ... (a BitImage's row y
-// starts at col(0) + y with stride height); NaN is never greater, so it is 0. Compares and movemask,
+// starts at col(0) + y with the image's column stride); NaN is never greater, so it is 0. Compares and movemask,
 // 4 floats at a time (SSE2), 8 on CPUs with AVX2; AVX-512 compares 16 straight into a bit mask.
 #ifdef ICHBENCH_X86_DISPATCH
 __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w, float threshold, uint64_t* r,
@@ -45,23 +45,37 @@ __attribute__((target("avx2"))) inline void pack_row_avx2(const float* p, int w,
     }
 }
 
-// Several thresholds at once (one threshold is the T = 1 case): each 16-float block is loaded once and compared with every threshold.
+// Several thresholds at once (one threshold is the T = 1 case): each 16-float block is loaded once and
+// compared with every threshold, its 16-bit compare masks stored straight from the mask registers. A word
+// whose largest value exceeds no threshold (most of a slice's background) is written as zeros without
+// compares.
 __attribute__((target("avx512f"))) inline void pack_row_multi_avx512(const float* p, int w, const float* thresholds,
                                                                     int T, uint64_t* const* r, int words,
                                                                     std::size_t stride) {
+    float lowest = thresholds[0];
+    for (int t = 1; t < T; ++t) lowest = thresholds[t] < lowest ? thresholds[t] : lowest;
+    const __m512 low = _mm512_set1_ps(lowest), none = _mm512_set1_ps(-__builtin_inff());
     for (int i = 0; i < words; ++i) {
         const int x0 = i * 64, n = (x0 + 64 < w) ? 64 : w - x0;
         __mmask16 in[4];
         __m512 v[4];
+        __m512 top = none;  // max(value, top) keeps top where the value is NaN, which is never greater
         for (int j = 0; j < 4; ++j) {
             in[j] = n - 16 * j >= 16 ? __mmask16(0xFFFF) : n > 16 * j ? __mmask16((1u << (n - 16 * j)) - 1) : 0;
             v[j] = _mm512_maskz_loadu_ps(in[j], p + x0 + 16 * j);
+            top = _mm512_max_ps(_mm512_mask_mov_ps(none, in[j], v[j]), top);
+        }
+        if (!_mm512_cmp_ps_mask(top, low, _CMP_GT_OQ)) {
+            for (int t = 0; t < T; ++t) r[t][i * stride] = 0;
+            continue;
         }
         for (int t = 0; t < T; ++t) {
             const __m512 th = _mm512_set1_ps(thresholds[t]);
-            uint64_t word = 0;
-            for (int j = 0; j < 4; ++j) word |= uint64_t(_mm512_mask_cmp_ps_mask(in[j], v[j], th, _CMP_GT_OQ)) << (16 * j);
-            r[t][i * stride] = word;
+            // Four 16-bit stores, little-endian (block j at bit 16 j); volatile keeps the compiler from
+            // joining them in general registers, which costs more than the stores.
+            volatile __mmask16* word = reinterpret_cast<__mmask16*>(r[t] + i * stride);
+            for (int j = 0; j < 4; ++j)  // lanes past the row's end were loaded as 0; in[j] keeps them out
+                word[j] = _mm512_mask_cmp_ps_mask(in[j], v[j], th, _CMP_GT_OQ);
         }
     }
 }
@@ -96,7 +110,7 @@ inline void pack_row(const float* p, int w, float threshold, uint64_t* r, int wo
 
 // Row y of a BitImage from prob > threshold.
 inline void pack_row(const float* p, float threshold, BitImage& img, int y) {
-    pack_row(p, img.width, threshold, img.col(0) + y, img.words, std::size_t(img.height));
+    pack_row(p, img.width, threshold, img.col(0) + y, img.words, img.stride);
 }
 
 // Row y of every masks[t] from prob > thresholds[t]; rows is scratch for the T row pointers.
@@ -108,7 +122,7 @@ inline void pack_row_multi(const float* p, const float* thresholds, int T, BitIm
         rows.resize(T);
         for (int t = 0; t < T; ++t) rows[t] = masks[t].col(0) + y;
         return pack_row_multi_avx512(p, masks[0].width, thresholds, T, rows.data(), masks[0].words,
-                                     std::size_t(masks[0].height));
+                                     masks[0].stride);
     }
 #endif
     for (int t = 0; t < T; ++t) pack_row(p, thresholds[t], masks[t], y);

@@ -80,7 +80,8 @@ inline void threshold_counts_slice(const float* patches, const Layout& L, const 
                                    const Coverage& C, const uint8_t* truth, const float* thresholds, int T,
                                    int close_k, int open_k, int64_t* out, FusedScratch& s) {
     s.row.resize(L.width);
-    if (int(s.masks.size()) != T || (T && (s.masks[0].height != L.height || s.masks[0].width != L.width)))
+    // Kept between calls (only grown), so that alternating curve sizes do not reallocate every call.
+    if (int(s.masks.size()) < T || (T && (s.masks[0].height != L.height || s.masks[0].width != L.width)))
         s.masks.assign(T, BitImage(L.height, L.width));
     if (s.truth.height != L.height || s.truth.width != L.width) s.truth = BitImage(L.height, L.width);
     for (int y = 0; y < L.height; ++y) {

@@ -16,9 +16,9 @@
 namespace ichbench {
 
 #ifdef ICHBENCH_X86_DISPATCH
-// Whether the hand-written paths may use an instruction set ("avx2", "avx512f", "avx512vpopcntdq"): the
-// CPU must have it, and the environment variable ICHBENCH_POST_ISA ("sse2" or "avx2") may cap it, so that
-// tests on an AVX-512 machine also run the narrower paths. Read once, at first use.
+// Whether the hand-written paths may use an instruction set ("avx2", "avx512f", "avx512vpopcntdq",
+// "avx512vbmi2"): the CPU must have it, and the environment variable ICHBENCH_POST_ISA ("sse2" or "avx2")
+// may cap it, so that tests on an AVX-512 machine also run the narrower paths. Read once, at first use.
 inline bool uses_isa(const char* isa) {
     static const int cap = [] {
         const char* v = std::getenv("ICHBENCH_POST_ISA");
@@ -28,6 +28,7 @@ inline bool uses_isa(const char* isa) {
     if (level > cap) return false;
     if (!std::strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2");
     if (!std::strcmp(isa, "avx512f")) return __builtin_cpu_supports("avx512f");
+    if (!std::strcmp(isa, "avx512vbmi2")) return __builtin_cpu_supports("avx512vbmi2");
     return __builtin_cpu_supports("avx512vpopcntdq");
 }
 #endif

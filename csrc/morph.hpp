@@ -9,39 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "bitimage.hpp"
 #include "hot.hpp"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace ichbench {
-
-// The bits of a row's last word that hold pixels.
-inline uint64_t tail_mask(int width) { return (width % 64) ? ((uint64_t(1) << (width % 64)) - 1) : ~uint64_t(0); }
-
-// A binary image packed 64 pixels a word and stored by word column: word 0 of every row from top to
-// bottom, then word 1, and so on. A pass along rows then combines whole columns of words and a pass
-// along columns walks one contiguous run, so both are plain loops the compiler vectorises. Bits past
-// the last pixel of a row are always zero, so that shifts never invent foreground.
-struct BitImage {
-    int height = 0;
-    int width = 0;
-    int words = 0;  // words per row
-    std::vector<uint64_t> bits;
-
-    BitImage(int h, int w) : height(h), width(w), words((w + 63) / 64), bits(std::size_t(h) * words, 0) {}
-    uint64_t* col(int i) { return bits.data() + std::size_t(i) * height; }
-    const uint64_t* col(int i) const { return bits.data() + std::size_t(i) * height; }
-};
-
-// Rows [y0, y1) of a BitImage, treated as an image of their own (its outside is outside).
-struct BitView {
-    uint64_t* base;
-    std::size_t stride;  // words from one column's start to the next
-    int rows, words, width;
-
-    BitView(BitImage& img, int y0, int y1)
-        : base(img.bits.data() + y0), stride(std::size_t(img.height)), rows(y1 - y0), words(img.words),
-          width(img.width) {}
-    uint64_t* col(int i) const { return base + std::size_t(i) * stride; }
-};
 
 // Scratch buffers reused across calls by one thread.
 struct MorphScratch {
@@ -137,15 +112,54 @@ ICHBENCH_HOT inline void dilate_word_column(uint64_t* __restrict d, ColumnRead p
     }
 }
 
+#ifdef ICHBENCH_X86_DISPATCH
+// Eight words of a column as a row pass reads them: (x ^ flip) & keep, one ternary-logic instruction.
+__attribute__((target("avx512f"))) inline __m512i read8(const ColumnRead& c, int y) {
+    return _mm512_ternarylogic_epi64(_mm512_loadu_si512(c.x + y), _mm512_set1_epi64(int64_t(c.flip)),
+                                     _mm512_set1_epi64(int64_t(c.keep)), 0x28);
+}
+
+// dilate_word_column with AVX-512 VBMI2's funnel shifts: (lo >> s) | (hi << (64 - s)) and the anchor shift
+// are one instruction each, which halves the shifts, the row pass's bottleneck.
+__attribute__((target("avx512f,avx512vbmi2"))) inline void dilate_word_column_vbmi2(
+    uint64_t* d, ColumnRead prev, ColumnRead cur, ColumnRead next, int rows, int anchor, const int* steps,
+    int nsteps) {
+    const __m512i a = _mm512_set1_epi64(anchor);
+    __m512i s[8];
+    for (int t = 0; t < nsteps; ++t) s[t] = _mm512_set1_epi64(steps[t]);
+    int y = 0;
+    for (; y + 8 <= rows; y += 8) {
+        const __m512i p = read8(prev, y), c = read8(cur, y), n = read8(next, y);
+        __m512i lo = _mm512_shldv_epi64(c, p, a), hi = _mm512_shldv_epi64(n, c, a);
+        for (int t = 0; t < nsteps - 1; ++t) {
+            lo = _mm512_or_si512(lo, _mm512_shrdv_epi64(lo, hi, s[t]));
+            hi = _mm512_or_si512(hi, _mm512_srlv_epi64(hi, s[t]));
+        }
+        if (nsteps > 0) lo = _mm512_or_si512(lo, _mm512_shrdv_epi64(lo, hi, s[nsteps - 1]));
+        _mm512_storeu_si512(d + y, lo);
+    }
+    for (; y < rows; ++y) {
+        auto one = [y](const ColumnRead& c) { return (c.x[y] ^ c.flip) & c.keep; };
+        d[y] = dilate_word(one(prev), one(cur), one(next), anchor, steps, nsteps);
+    }
+}
+#endif
+
 // Row-wise max over the window [x - anchor, x - anchor + k - 1] (OpenCV's anchor is k/2; 0 <= anchor < k)
 // of the view (or of its complement), into s.wide. The rows are first shifted right by the anchor into
 // columns wide enough to keep every bit, so windows hanging over either edge see only zeros there;
-// doubling then widens the window 1, 2, 4, ... up to k, one pass over the columns per step.
+// doubling then widens the window 1, 2, 4, ... up to k, one pass over the columns per step. Each column
+// of s.wide holds `anchor` zero words above its rows and k - anchor below, which the column pass needs.
 inline void dilate_rows(const BitView& v, int k, int anchor, bool complement, MorphScratch& s) {
-    const int n = v.words, rows = v.rows, wide = (v.width + k + 63) / 64;
-    s.wide.resize(std::size_t(wide) * rows);
-    s.zero.assign(rows, 0);
-    auto W = [&](int j) { return s.wide.data() + std::size_t(j) * rows; };
+    const int n = v.words, rows = v.rows, wide = (v.width + k + 63) / 64, total = rows + k;
+    const std::size_t step = column_stride(total);
+    s.wide.resize(step * wide);
+    if (int(s.zero.size()) < rows) s.zero.assign(rows, 0);  // a column of zeros, only read
+    auto W = [&](int j) { return s.wide.data() + std::size_t(j) * step + anchor; };
+    for (int j = 0; j < n; ++j) {
+        std::fill(W(j) - anchor, W(j), 0);
+        std::fill(W(j) + rows, W(j) - anchor + total, 0);
+    }
     auto in = [&](int j) -> ColumnRead {
         if (j < 0 || j >= n) return {s.zero.data(), 0, 0};
         return {v.col(j), complement ? ~uint64_t(0) : 0, j == n - 1 ? tail_mask(v.width) : ~uint64_t(0)};
@@ -153,6 +167,14 @@ inline void dilate_rows(const BitView& v, int k, int anchor, bool complement, Mo
     if (k <= 64) {  // the common case, in one pass (the columns past the row's end are never read)
         int steps[8];
         const int nsteps = doubling_steps(k, steps);
+#ifdef ICHBENCH_X86_DISPATCH
+        static const bool vbmi2 = uses_isa("avx512vbmi2");
+        if (vbmi2) {
+            for (int j = 0; j < n; ++j)
+                dilate_word_column_vbmi2(W(j), in(j - 1), in(j), in(j + 1), rows, anchor, steps, nsteps);
+            return;
+        }
+#endif
         for (int j = 0; j < n; ++j) dilate_word_column(W(j), in(j - 1), in(j), in(j + 1), rows, anchor, steps, nsteps);
         return;
     }
@@ -171,27 +193,33 @@ inline void dilate_rows(const BitView& v, int k, int anchor, bool complement, Mo
     }
 }
 
-// Column-wise max over rows [y - anchor, y - anchor + k - 1] of s.wide's first columns, one word column at
-// a time through a zero-padded copy, written back to the view (complemented again for an erosion).
+// d(y) = ((a(y) | a(y + off)) ^ flip) & keep for the n rows of a view column: the last doubling step,
+// written straight to the view (complemented again for an erosion).
+ICHBENCH_HOT inline void or_ahead_out(uint64_t* __restrict d, const uint64_t* __restrict a, int off, int n,
+                                      uint64_t flip, uint64_t keep) {
+    for (int y = 0; y < n; ++y) d[y] = ((a[y] | a[y + off]) ^ flip) & keep;
+}
+
+// Column-wise max over rows [y - anchor, y - anchor + k - 1] of s.wide's first columns (zero-padded by
+// dilate_rows), one word column at a time, the last step written back to the view.
 inline void dilate_cols(const BitView& v, int k, int anchor, bool complement, MorphScratch& s) {
     const int rows = v.rows, total = rows + k;
+    const std::size_t step = column_stride(total);
     int steps[32];
     const int nsteps = doubling_steps(k, steps);
     s.pad.resize(total);
     s.tmp.resize(total);
     for (int i = 0; i < v.words; ++i) {
-        uint64_t* p = s.pad.data();
+        const uint64_t* p = s.wide.data() + std::size_t(i) * step;
         uint64_t* t = s.tmp.data();
-        const uint64_t* src = s.wide.data() + std::size_t(i) * rows;
-        std::fill(p, p + anchor, 0);
-        std::copy(src, src + rows, p + anchor);
-        std::fill(p + anchor + rows, p + total, 0);
-        for (int j = 0; j < nsteps; ++j) {  // p(y) covers one more stretch of steps[j] rows below it
+        uint64_t* u = s.pad.data();
+        for (int j = 0; j + 1 < nsteps; ++j) {  // p(y) covers one more stretch of steps[j] rows below it
             or_ahead(t, p, steps[j], total);
-            std::swap(p, t);
+            p = t;
+            std::swap(t, u);
         }
         const uint64_t flip = complement ? ~uint64_t(0) : 0, keep = i == v.words - 1 ? tail_mask(v.width) : ~uint64_t(0);
-        copy_read(v.col(i), {p, flip, keep}, rows);
+        or_ahead_out(v.col(i), p, steps[nsteps - 1], rows, flip, keep);
     }
 }
 

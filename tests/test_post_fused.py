@@ -88,7 +88,8 @@ np.savez(sys.argv[2], **out)
 @pytest.mark.parametrize("isa", ["avx2", "sse2"])
 def test_narrower_instruction_sets_give_the_same_bits(isa: str, tmp_path: Path) -> None:
     # The machine running the tests takes its widest paths; ICHBENCH_POST_ISA caps the hand-written ones
-    # (compares, unpacking, popcount), so those paths are checked here too, against the default ones.
+    # (compares, unpacking, popcount, funnel-shift row dilation), so those paths are checked here too,
+    # against the default ones.
     rng = np.random.default_rng(11)
     inputs, want = {}, {}
     for shape in ((70, 64), (45, 130), (97, 200)):
