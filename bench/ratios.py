@@ -35,6 +35,12 @@ RATIOS = [
         "speedup",
     ),
     (
+        "post: 500 slices fused, 2 threads vs 1",
+        "bench_post.Batch.time_fused(2)",
+        "bench_post.Batch.time_fused(1)",
+        "speedup",
+    ),
+    (
         "data: sampler vs a numpy copy of the same bytes",
         "bench_data.Sampler.time_sampler_batch",
         "bench_data.Sampler.time_floor_numpy_copy",
