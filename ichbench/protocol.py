@@ -109,6 +109,7 @@ class Training:
     seed: int = 0
     schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
     weight_decay: float = 0.0
+    fused: bool = False  # torch's fused Adam(W) kernel: the same update, faster, rounded differently
 
 
 # Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
@@ -117,6 +118,7 @@ class Training:
 ADDED_LATER: dict[tuple[str, str], Any] = {
     ("training", "schedule"): "none",
     ("training", "weight_decay"): 0.0,
+    ("training", "fused"): False,
     ("input", "channels"): ("brain",),
     ("input", "context"): 0,
 }

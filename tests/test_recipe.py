@@ -37,14 +37,40 @@ def test_weight_decay_and_optimizer() -> None:
     assert type(make_optimizer(params, Training())) is torch.optim.Adam
 
 
+def test_fused_adam_is_the_same_update() -> None:
+    # torch's one-kernel Adam: the same arithmetic as the per-tensor loop, so a few steps agree to rounding.
+    torch.manual_seed(0)
+    start = [torch.randn(5, 7), torch.randn(11)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(3)]
+    finals = []
+    for fused in (False, True):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        opt = make_optimizer(params, Training(lr=1e-2, weight_decay=1e-3, fused=fused))
+        assert bool(opt.defaults["fused"]) is fused
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = g.clone()
+            opt.step()
+        finals.append([p.detach() for p in params])
+    for loop, fused, before in zip(*finals, start):
+        assert not torch.equal(loop, before)  # the steps did move the parameters
+        torch.testing.assert_close(fused, loop, rtol=1e-6, atol=1e-7)
+
+
 def test_every_option_is_in_the_hash_and_defaults_keep_old_hashes() -> None:
     paper = load_protocol("paper")
     assert paper.hash == "e0fe5395e181"  # the committed faithful-paper table's hash, unchanged
     changed = {
         replace(paper, training=replace(paper.training, **kw)).hash
-        for kw in ({"loss": "dice_bce"}, {"schedule": "poly"}, {"schedule": "cosine"}, {"weight_decay": 1e-4})
+        for kw in (
+            {"loss": "dice_bce"},
+            {"schedule": "poly"},
+            {"schedule": "cosine"},
+            {"weight_decay": 1e-4},
+            {"fused": True},
+        )
     }
-    assert len(changed) == 4 and paper.hash not in changed
+    assert len(changed) == 5 and paper.hash not in changed
     with pytest.raises(ProtocolError, match="schedule must be one of none, poly, cosine, got 'step'"):
         parse_protocol('name = "x"\n[training]\nschedule = "step"\n', "x")
     with pytest.raises(ProtocolError, match="weight_decay must be >= 0"):
@@ -53,7 +79,7 @@ def test_every_option_is_in_the_hash_and_defaults_keep_old_hashes() -> None:
 
 def test_a_modern_recipe_trains_and_logs_its_learning_rate(tmp_path: Path, cli, tiny_protocol) -> None:
     proto = tiny_protocol(tmp_path / "tiny.toml", epochs=2)
-    recipe = 'lr = 1e-3\nloss = "dice_bce"\nschedule = "poly"\nweight_decay = 1e-4\noptimizer = "adamw"'
+    recipe = 'lr = 1e-3\nloss = "dice_bce"\nschedule = "poly"\nweight_decay = 1e-4\noptimizer = "adamw"\nfused = true'
     proto.write_text(proto.read_text().replace("lr = 1e-3", recipe))
     args = ("--models", "resunet", "--jobs", "resunet:0", "--protocol", proto, "--out", "r", "--no-leaderboard")
     done = cli("run", *args)

@@ -37,9 +37,10 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
 
 def make_optimizer(params, training: Training) -> torch.optim.Optimizer:
-    """Adam (weight decay as L2 in the gradient) or AdamW (decoupled weight decay)."""
+    """Adam (weight decay as L2 in the gradient) or AdamW (decoupled weight decay); `fused` picks torch's
+    one-kernel update (on CPU several times faster a step than the per-tensor loop)."""
     cls = torch.optim.AdamW if training.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=training.lr, weight_decay=training.weight_decay)
+    return cls(params, lr=training.lr, weight_decay=training.weight_decay, fused=training.fused or None)
 
 
 def lr_at(epoch: int, training: Training) -> float:
