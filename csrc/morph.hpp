@@ -21,6 +21,9 @@ namespace ichbench {
 // Scratch buffers reused across calls by one thread.
 struct MorphScratch {
     std::vector<uint64_t> wide, pad, tmp, zero;
+
+    // Column j of `wide` when its columns hold `total` words each (a view's rows plus the kernel's padding).
+    uint64_t* wide_col(int j, int total) { return wide.data() + std::size_t(j) * column_stride(total); }
 };
 
 // One word column as a row pass reads it: x ^ flip, then & keep (flip ~0 reads the complement; keep
@@ -93,6 +96,15 @@ __attribute__((always_inline)) inline V dilate_word(V prev, V cur, V next, int a
     return lo;
 }
 
+// Rows [y, rows) of one word column of the row dilation, one word at a time (the rows a vector loop leaves).
+inline void dilate_word_rows(uint64_t* d, const ColumnRead& prev, const ColumnRead& cur, const ColumnRead& next, int y,
+                             int rows, int anchor, const int* steps, int nsteps) {
+    for (; y < rows; ++y) {
+        auto one = [y](const ColumnRead& c) { return (c.x[y] ^ c.flip) & c.keep; };
+        d[y] = dilate_word(one(prev), one(cur), one(next), anchor, steps, nsteps);
+    }
+}
+
 // One word column of the row dilation (k <= 64) in a single pass over its neighbours, eight rows at a time.
 ICHBENCH_HOT inline void dilate_word_column(uint64_t* __restrict d, ColumnRead prev, ColumnRead cur, ColumnRead next,
                                             int rows, int anchor, const int* steps, int nsteps) {
@@ -106,10 +118,7 @@ ICHBENCH_HOT inline void dilate_word_column(uint64_t* __restrict d, ColumnRead p
                                       (n ^ next.flip) & next.keep, anchor, steps, nsteps);
         std::memcpy(d + y, &out, sizeof out);
     }
-    for (; y < rows; ++y) {
-        auto one = [y](const ColumnRead& c) { return (c.x[y] ^ c.flip) & c.keep; };
-        d[y] = dilate_word(one(prev), one(cur), one(next), anchor, steps, nsteps);
-    }
+    dilate_word_rows(d, prev, cur, next, y, rows, anchor, steps, nsteps);
 }
 
 #ifdef ICHBENCH_X86_DISPATCH
@@ -138,10 +147,7 @@ __attribute__((target("avx512f,avx512vbmi2"))) inline void dilate_word_column_vb
         if (nsteps > 0) lo = _mm512_or_si512(lo, _mm512_shrdv_epi64(lo, hi, s[nsteps - 1]));
         _mm512_storeu_si512(d + y, lo);
     }
-    for (; y < rows; ++y) {
-        auto one = [y](const ColumnRead& c) { return (c.x[y] ^ c.flip) & c.keep; };
-        d[y] = dilate_word(one(prev), one(cur), one(next), anchor, steps, nsteps);
-    }
+    dilate_word_rows(d, prev, cur, next, y, rows, anchor, steps, nsteps);
 }
 #endif
 
@@ -152,10 +158,9 @@ __attribute__((target("avx512f,avx512vbmi2"))) inline void dilate_word_column_vb
 // of s.wide holds `anchor` zero words above its rows and k - anchor below, which the column pass needs.
 inline void dilate_rows(const BitView& v, int k, int anchor, bool complement, MorphScratch& s) {
     const int n = v.words, rows = v.rows, wide = (v.width + k + 63) / 64, total = rows + k;
-    const std::size_t step = column_stride(total);
-    s.wide.resize(step * wide);
+    s.wide.resize(column_stride(total) * wide);
     if (int(s.zero.size()) < rows) s.zero.assign(rows, 0);  // a column of zeros, only read
-    auto W = [&](int j) { return s.wide.data() + std::size_t(j) * step + anchor; };
+    auto W = [&](int j) { return s.wide_col(j, total) + anchor; };
     for (int j = 0; j < n; ++j) {
         std::fill(W(j) - anchor, W(j), 0);
         std::fill(W(j) + rows, W(j) - anchor + total, 0);
@@ -200,17 +205,16 @@ ICHBENCH_HOT inline void or_ahead_out(uint64_t* __restrict d, const uint64_t* __
     for (int y = 0; y < n; ++y) d[y] = ((a[y] | a[y + off]) ^ flip) & keep;
 }
 
-// Column-wise max over rows [y - anchor, y - anchor + k - 1] of s.wide's first columns (zero-padded by
-// dilate_rows), one word column at a time, the last step written back to the view.
-inline void dilate_cols(const BitView& v, int k, int anchor, bool complement, MorphScratch& s) {
+// Column-wise max over rows [y - anchor, y - anchor + k - 1] of s.wide's first columns, one word column
+// at a time, the last step written back to the view; the anchor is in the zero padding dilate_rows left.
+inline void dilate_cols(const BitView& v, int k, bool complement, MorphScratch& s) {
     const int rows = v.rows, total = rows + k;
-    const std::size_t step = column_stride(total);
     int steps[32];
     const int nsteps = doubling_steps(k, steps);
     s.pad.resize(total);
     s.tmp.resize(total);
     for (int i = 0; i < v.words; ++i) {
-        const uint64_t* p = s.wide.data() + std::size_t(i) * step;
+        const uint64_t* p = s.wide_col(i, total);
         uint64_t* t = s.tmp.data();
         uint64_t* u = s.pad.data();
         for (int j = 0; j + 1 < nsteps; ++j) {  // p(y) covers one more stretch of steps[j] rows below it
@@ -228,7 +232,7 @@ inline void dilate_cols(const BitView& v, int k, int anchor, bool complement, Mo
 inline void dilate(const BitView& v, int k, int anchor, MorphScratch& s, bool complement = false) {
     if (k <= 1) return;
     dilate_rows(v, k, anchor, complement, s);
-    dilate_cols(v, k, anchor, complement, s);
+    dilate_cols(v, k, complement, s);
 }
 
 inline void erode(const BitView& v, int k, int anchor, MorphScratch& s) { dilate(v, k, anchor, s, true); }
