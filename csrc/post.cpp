@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -27,7 +28,9 @@ using IndexArray = py::array_t<int32_t, py::array::c_style>;
 
 namespace {
 
-// Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks.
+// Runs fn(begin, end) over [0, n) on `threads` threads, each taking the next block of indices when it is
+// done with its last, so that a thread slowed by something else on the machine does not hold the rest up
+// (a fixed split waits for the slowest half).
 template <typename Fn>
 void parallel_for(int n, int threads, Fn fn) {
     threads = std::max(1, std::min(threads, n));
@@ -37,12 +40,12 @@ void parallel_for(int n, int threads, Fn fn) {
     }
     std::vector<std::thread> pool;
     std::vector<std::exception_ptr> errors(threads);
-    const int chunk = (n + threads - 1) / threads;
+    std::atomic<int> next{0};
+    const int block = std::max(1, n / (8 * threads));
     for (int t = 0; t < threads; ++t) {
-        const int b = t * chunk, e = std::min(n, b + chunk);
-        pool.emplace_back([&, t, b, e] {
+        pool.emplace_back([&, t] {
             try {
-                if (b < e) fn(b, e);
+                for (int b = next.fetch_add(block); b < n; b = next.fetch_add(block)) fn(b, std::min(n, b + block));
             } catch (...) {
                 errors[t] = std::current_exception();
             }
