@@ -20,7 +20,7 @@ namespace ichbench {
 
 // Scratch buffers reused across calls by one thread.
 struct MorphScratch {
-    std::vector<uint64_t> wide, pad, tmp, zero;
+    std::vector<uint64_t> wide, ping, pong, zero;  // ping and pong: the column pass's alternating buffers
 
     // Column j of `wide` when its columns hold `total` words each (a view's rows plus the kernel's padding).
     uint64_t* wide_col(int j, int total) { return wide.data() + std::size_t(j) * column_stride(total); }
@@ -211,12 +211,12 @@ inline void dilate_cols(const BitView& v, int k, bool complement, MorphScratch& 
     const int rows = v.rows, total = rows + k;
     int steps[32];
     const int nsteps = doubling_steps(k, steps);
-    s.pad.resize(total);
-    s.tmp.resize(total);
+    s.ping.resize(total);
+    s.pong.resize(total);
     for (int i = 0; i < v.words; ++i) {
         const uint64_t* p = s.wide_col(i, total);
-        uint64_t* t = s.tmp.data();
-        uint64_t* u = s.pad.data();
+        uint64_t* t = s.ping.data();
+        uint64_t* u = s.pong.data();
         for (int j = 0; j + 1 < nsteps; ++j) {  // p(y) covers one more stretch of steps[j] rows below it
             or_ahead(t, p, steps[j], total);
             p = t;
