@@ -105,7 +105,7 @@ class Training:
     optimizer: str = "adam"
     lr: float = 1e-5
     loss: str = "bce"
-    select: str = "val_jaccard"  # or "val_soft_jaccard", the original code's Keras monitor (see train.py)
+    select: str = "val_jaccard"  # "val_soft_jaccard" (the original code's Keras monitor) or "last" (validation.py)
     seed: int = 0
     schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
     weight_decay: float = 0.0

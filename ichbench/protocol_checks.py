@@ -9,7 +9,7 @@ from ichbench.errors import ProtocolError
 if TYPE_CHECKING:
     from ichbench.protocol import Protocol
 
-SELECT = ("val_soft_jaccard", "val_jaccard")
+SELECT = ("val_soft_jaccard", "val_jaccard", "last")
 LOSSES = ("bce", "jaccard", "dice_bce")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "poly", "cosine")

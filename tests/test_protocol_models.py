@@ -123,6 +123,15 @@ def test_a_window_the_model_cannot_take_is_refused_before_training() -> None:
         registry.check_window("resunet", odd)
 
 
+@pytest.mark.parametrize("name", ["unet", "unetplusplus", "linknet"])
+def test_a_shallower_smp_encoder_keeps_the_decoder_widths_of_its_levels(name: str) -> None:
+    model = registry.create_model(name, encoder_depth=3)
+    assert input_multiple(model) == 8 and model(torch.rand(1, 1, 24, 24)).shape == (1, 1, 24, 24)
+    if name != "linknet":  # LinkNet's decoder follows the encoder; the others keep 64, 32, 16 of smp's five
+        widths = {m.out_channels for m in model.decoder.modules() if isinstance(m, torch.nn.Conv2d)}
+        assert widths == {64, 32, 16}
+
+
 def test_original_unet_has_the_keras_parameter_count() -> None:
     assert sum(p.numel() for p in registry.create_model("unet-hssayeni").parameters()) == 31_031_685
 

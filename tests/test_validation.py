@@ -11,6 +11,10 @@ import pytest
 import torch
 
 from ichbench.data.dataset import LABELS, Dataset, Subject
+from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.splits import make_splits
+from ichbench.protocol import load_protocol
+from ichbench.training.train import train
 from ichbench.training.validation import improves, validate_windows
 from ichbench.training.windows import WindowSet, select_windows
 
@@ -50,6 +54,22 @@ def test_best_epoch_ties_keep_the_earlier_epoch_for_the_keras_monitor_and_the_la
     losses = [0.5, 0.4, 0.4, 0.45]  # val_jaccard_loss: lower is better, scored as -loss
     assert best([-x for x in losses], "val_soft_jaccard") == 1
     assert best([0.2, 0.3, 0.3, float("nan")], "val_jaccard") == 2
+    assert best([0.5, 0.1, float("nan"), 0.9], "last") == 3
+
+
+def test_select_last_keeps_the_final_epoch_and_still_records_the_validation_loss(tmp_path: Path, tiny_protocol) -> None:
+    path = tiny_protocol(tmp_path / "tiny.toml", epochs=3)
+    path.write_text(path.read_text().replace("lr = 1e-3", 'lr = 1e-3\nselect = "last"'))
+    protocol = load_protocol(path)
+    dataset = phantom_dataset(protocol.phantom)
+    fold = make_splits(dataset, 2, 0, 0.3)[0]
+    args = (protocol, 0, dataset.subset(fold.train), dataset.subset(fold.val), torch.device("cpu"), tmp_path)
+    trained = train("resunet", *args)
+    assert trained.best_epoch == 2 and all(0 <= h["val_jaccard_loss"] <= 1 for h in trained.history)
+    final = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    kept = torch.load(tmp_path / "best.pt", weights_only=True)
+    state = trained.model.state_dict()
+    assert all(torch.equal(final[k], kept[k]) and torch.equal(final[k], v) for k, v in state.items())
 
 
 def _subject(sid: str, lesion: bool) -> Subject:

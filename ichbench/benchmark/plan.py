@@ -23,6 +23,7 @@ from ichbench.models.registry import build
 from ichbench.post import grid
 from ichbench.protocol import Protocol
 from ichbench.training.train import job_seed
+from ichbench.training.validation import on_windows
 from ichbench.training.windows import select_windows
 
 # Published peak dense bf16 tensor throughput (TFLOP/s, without sparsity), SXM parts where there are two.
@@ -38,7 +39,7 @@ class JobPlan:
     fold: int
     train_windows: int  # per epoch
     val_windows: int  # per epoch
-    once_windows: int  # predicted once: the test slices (and, under val_soft_jaccard, the final validation)
+    once_windows: int  # predicted once: the test slices (and, when validating on windows, the final validation)
     gflop_per_window: float
     pflop: float
     seconds_here: float | None = None
@@ -68,7 +69,7 @@ def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int
     train, val, test = dataset.subset(fold.train), dataset.subset(fold.val), dataset.subset(fold.test)
     n_train = len(select_windows(train, size, stride, seed)[1])
     once = grid_windows(test, protocol)
-    if protocol.training.select == "val_soft_jaccard":
+    if on_windows(protocol.training.select):
         return (
             n_train,
             len(select_windows(val, size, stride, seed, negatives=False)[1]),

@@ -1,6 +1,8 @@
 """U-Net, U-Net++ and LinkNet from segmentation-models-pytorch (resnet34 encoder, random init).
 
-Any smp encoder or timm model (`encoder_name = "tu-..."`) may be chosen. Encoders start random
+Any smp encoder or timm model (`encoder_name = "tu-..."`) may be chosen, and a shallower one
+(`encoder_depth = 3`: three poolings, for small windows; U-Net and U-Net++ then keep smp's decoder
+widths of the levels that remain, 64, 32, 16). Encoders start random
 (`encoder_weights = None`, as the paper trains from scratch); pretrained ones (`"imagenet"`, or True
 for `tu-` encoders) are read from the local Hugging Face cache only: a run never downloads.
 """
@@ -29,9 +31,15 @@ def _offline() -> Iterator[None]:
         huggingface_hub.constants.HF_HUB_OFFLINE = before
 
 
+# smp's default decoder widths, deepest first; a shallower encoder keeps those of the levels it keeps.
+DECODER_CHANNELS = (256, 128, 64, 32, 16)
+
+
 def _build(
     cls: type, in_channels: int, encoder_name: str = "resnet34", encoder_weights: object = None, **kw: object
 ) -> nn.Module:
+    if cls is not smp.Linknet and "encoder_depth" in kw and "decoder_channels" not in kw:
+        kw["decoder_channels"] = DECODER_CHANNELS[-int(kw["encoder_depth"]) :]
     try:
         with _offline():
             model = cls(

@@ -23,7 +23,7 @@ from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
 from ichbench.training.recipe import loss_fn, make_optimizer, set_lr
-from ichbench.training.validation import best_point, improves, validate_epoch, validate_slices
+from ichbench.training.validation import best_point, improves, on_windows, validate_epoch, validate_slices
 from ichbench.training.windows import WindowSampler, training_windows
 
 EpochCallback = Callable[[dict], None]
@@ -95,7 +95,7 @@ def train(
         training_windows(train, size, stride, seed, device, spec=protocol.input), protocol.training.batch_size, seed
     )
     val_windows = None
-    if protocol.training.select == "val_soft_jaccard":
+    if on_windows(protocol.training.select):
         val_windows = training_windows(val, size, stride, seed, device, False, protocol.input)
     criterion = loss_fn(protocol.training.loss)
     saved_at = -math.inf
@@ -118,7 +118,8 @@ def train(
         history.append(row)
         if improves(scored.score, best[1], protocol.training.select):
             best, best_curve = (epoch, scored.score), scored.curve
-            save_checked(job_dir / BEST, model.state_dict())
+            if protocol.training.select != "last":  # the last epoch's weights are written once, below
+                save_checked(job_dir / BEST, model.state_dict())
         stop = deadline is not None and time.time() >= deadline and epoch + 1 < protocol.training.epochs
         if stop or epoch + 1 == protocol.training.epochs or time.monotonic() - saved_at >= CHECKPOINT_SECONDS:
             _checkpoint(job_dir, model, optimizer, history, best, best_curve)
@@ -127,8 +128,11 @@ def train(
             on_epoch(row)
         if stop:
             raise TimeLimit(f"{job_dir}: stopped after epoch {epoch} at the time limit")
-    model.load_state_dict(load_checked(job_dir / BEST, device))
-    if protocol.training.select == "val_soft_jaccard":
+    if protocol.training.select == "last":
+        save_checked(job_dir / BEST, model.state_dict())
+    else:
+        model.load_state_dict(load_checked(job_dir / BEST, device))
+    if on_windows(protocol.training.select):
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
         best_curve = validate_slices(model, val, protocol, device)[2]
     threshold = protocol.post.threshold

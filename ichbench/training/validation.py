@@ -8,6 +8,10 @@
 - `val_jaccard`: every window of every slice of the validation subjects, stitched and post-processed,
   scored with the paper's per-subject Jaccard at the protocol threshold (or, with threshold_search,
   at the epoch's best grid threshold); the highest wins, ties keep the later epoch.
+- `last`: the final epoch, as nnU-Net keeps it. The validation windows' losses are still recorded each
+  epoch (as under `val_soft_jaccard`) for the training curves; they choose nothing. For short runs
+  whose validation loss is still falling, where picking an epoch on a few validation subjects mostly
+  picks noise.
 """
 
 from __future__ import annotations
@@ -37,8 +41,15 @@ class EpochScore:
     curve: list[dict] = field(default_factory=list)
 
 
+def on_windows(select: str) -> bool:
+    """Whether a select rule validates on the positive validation windows (rather than whole slices)."""
+    return select in ("val_soft_jaccard", "last")
+
+
 def improves(score: float, best: float, select: str) -> bool:
     """Does this epoch replace the best one (see the module docstring for ties)."""
+    if select == "last":
+        return True
     if math.isnan(score):
         return False
     return score > best if select == "val_soft_jaccard" else score >= best
@@ -48,7 +59,7 @@ def validate_epoch(
     model, val: list[Subject], windows: WindowSet | None, protocol: Protocol, device: torch.device
 ) -> EpochScore:
     """The validation of one epoch under the protocol's select rule."""
-    if protocol.training.select == "val_soft_jaccard":
+    if on_windows(protocol.training.select):
         bce, soft = validate_windows(model, windows, protocol.training.batch_size, device)
         return EpochScore({"val_loss": bce, "val_jaccard_loss": soft}, -soft)
     loss, jaccard, curve = validate_slices(model, val, protocol, device)
