@@ -45,7 +45,7 @@ class Reporter:
 
     def epoch_done(self, key: str, row: dict) -> None:
         """One epoch of a job finished."""
-        if "val_jaccard_loss" in row:  # select = val_soft_jaccard: the original's monitor
+        if "val_jaccard_loss" in row:  # select = val_soft_jaccard (the original's monitor) or last
             info = f"loss {row['train_loss']:.4f}  val J loss {row['val_jaccard_loss']:.3f}"
         else:
             info = f"loss {row['train_loss']:.4f}  val J {row.get('val_jaccard', math.nan):.3f}"
