@@ -38,8 +38,6 @@ DECODER_CHANNELS = (256, 128, 64, 32, 16)
 def _build(
     cls: type, in_channels: int, encoder_name: str = "resnet34", encoder_weights: object = None, **kw: object
 ) -> nn.Module:
-    if cls is not smp.Linknet and "encoder_depth" in kw and "decoder_channels" not in kw:
-        kw["decoder_channels"] = DECODER_CHANNELS[-int(kw["encoder_depth"]) :]
     try:
         with _offline():
             model = cls(
@@ -55,14 +53,21 @@ def _build(
     return model
 
 
+def _decoder_widths(kw: dict) -> dict:
+    """kw with decoder_channels matching a given encoder_depth (U-Net and U-Net++ need one per level)."""
+    if "encoder_depth" not in kw or "decoder_channels" in kw:
+        return kw
+    return {**kw, "decoder_channels": DECODER_CHANNELS[-int(kw["encoder_depth"]) :]}
+
+
 def unet(in_channels: int = 1, **kw: object) -> nn.Module:
     """U-Net with a resnet34 encoder."""
-    return _build(smp.Unet, in_channels, **kw)
+    return _build(smp.Unet, in_channels, **_decoder_widths(kw))
 
 
 def unetplusplus(in_channels: int = 1, **kw: object) -> nn.Module:
     """U-Net++ (nested skip connections) with a resnet34 encoder."""
-    return _build(smp.UnetPlusPlus, in_channels, **kw)
+    return _build(smp.UnetPlusPlus, in_channels, **_decoder_widths(kw))
 
 
 def linknet(in_channels: int = 1, **kw: object) -> nn.Module:
