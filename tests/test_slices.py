@@ -72,6 +72,7 @@ def test_max_minutes_stops_at_an_epoch_boundary_and_resume_finishes(tmp_path: Pa
     assert stopped.returncode == 3 and "Traceback" not in stopped.stderr, stopped.stderr
     assert "stopped at the --max-minutes limit: 0 of 2 job(s) finished" in stopped.stderr
     assert "--resume" in stopped.stderr
+    assert " started" not in (tmp_path / "r" / "log.txt").read_text()  # no job began, so none is logged as begun
     done = cli(*args, "--resume")
     assert done.returncode == 0, done.stderr
     history = pd.read_csv(tmp_path / "r" / "history.csv")

@@ -14,9 +14,15 @@ def execute(jobs: list[Job], ctx: JobContext, dataset: Dataset, reporter: Report
     if options:
         raise RunError(f"the local executor takes no options, got {', '.join(options)}")
     results = []
+    epochs = ctx.protocol.training.epochs
     for job in jobs:
-        reporter.job_started(job.key, ctx.protocol.training.epochs)
-        result = run_job(job, ctx, dataset, on_epoch=lambda row, key=job.key: reporter.epoch_done(key, row))
+        result = run_job(
+            job,
+            ctx,
+            dataset,
+            on_epoch=lambda row, key=job.key: reporter.epoch_done(key, row),
+            on_start=lambda key=job.key: reporter.job_started(key, epochs),
+        )
         if result is not None:
             reporter.job_done(job.key, result)
         results.append(result)

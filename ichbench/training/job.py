@@ -58,14 +58,23 @@ def finished(ctx: JobContext, job: Job) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def run_job(job: Job, ctx: JobContext, dataset: Dataset, on_epoch: Callable[[dict], None] | None = None) -> dict | None:
+def run_job(
+    job: Job,
+    ctx: JobContext,
+    dataset: Dataset,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> dict | None:
     """Run (or resume) a job and return its result; a finished job is not run again. None: the run's
-    deadline stopped it (or it passed before the job began), with everything checkpointed."""
+    deadline stopped it (or it passed before the job began), with everything checkpointed. on_start is
+    called only when training really begins."""
     done = finished(ctx, job)
     if done is not None:
         return done
     if ctx.deadline is not None and time.time() >= ctx.deadline:
         return None
+    if on_start is not None:
+        on_start()
     start = time.perf_counter()
     job_dir = ctx.job_dir(job)
     job_dir.mkdir(parents=True, exist_ok=True)
