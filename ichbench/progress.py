@@ -35,8 +35,11 @@ class Reporter:
         self.progress.stop()
 
     def job_started(self, key: str, epochs: int) -> None:
-        """A job begins (or resumes)."""
-        self.tasks[key] = self.progress.add_task(key, total=max(epochs, 1), info="")
+        """A job begins (or resumes, also on a retried worker: its bar is reused)."""
+        if key in self.tasks:
+            self.progress.reset(self.tasks[key], total=max(epochs, 1), info="")
+        else:
+            self.tasks[key] = self.progress.add_task(key, total=max(epochs, 1), info="")
         log.info("job %s started", key)
 
     def job_running(self, key: str, where: dict) -> None:

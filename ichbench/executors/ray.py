@@ -24,8 +24,13 @@ def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int
     import torch
 
     torch.set_num_threads(max(1, threads))
-    queue.put(("start", job.key, {"pid": os.getpid()}))
-    return run_job(job, ctx, dataset, on_epoch=lambda row: queue.put(("epoch", job.key, row)))
+    return run_job(
+        job,
+        ctx,
+        dataset,
+        on_epoch=lambda row: queue.put(("epoch", job.key, row)),
+        on_start=lambda: queue.put(("start", job.key, {"pid": os.getpid()})),
+    )
 
 
 def execute(
@@ -56,12 +61,9 @@ def execute(
         pending = {
             remote.remote(j, ctx, data_ref, queue, max(1, int(cpus_per_job))): j for j in jobs if j not in results
         }
-        for j in jobs:
-            if j in results:
-                reporter.job_done(j.key, results[j])
-            else:
-                reporter.job_started(j.key, ctx.protocol.training.epochs)
-        failed = _collect(ray, pending, results, queue, reporter)
+        for j, result in results.items():
+            reporter.job_done(j.key, result)
+        failed = _collect(ray, pending, results, queue, reporter, ctx.protocol.training.epochs)
     finally:
         if started_here:
             ray.shutdown()
@@ -81,11 +83,11 @@ def _init(ray, address: str | None, cpus_per_job: float) -> None:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
 
 
-def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> list[tuple[Job, str]]:
+def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter, epochs: int) -> list[tuple[Job, str]]:
     failed: list[tuple[Job, str]] = []
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
-        _drain(queue, reporter)
+        _drain(queue, reporter, epochs)
         for ref in done:
             job = pending.pop(ref)
             try:
@@ -95,7 +97,7 @@ def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter) -> li
             except Exception as exc:  # a task error or a worker that died more often than retried
                 failed.append((job, describe_failure(exc)))
     time.sleep(0.1)
-    _drain(queue, reporter)
+    _drain(queue, reporter, epochs)
     return failed
 
 
@@ -118,10 +120,12 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:500] or 'Ray gave no message'}"
 
 
-def _drain(queue, reporter: Reporter) -> None:
+def _drain(queue, reporter: Reporter, epochs: int) -> None:
+    # A worker says "start" only once its job really begins (not when the deadline stopped it first).
     while not queue.empty():
         kind, key, payload = queue.get_nowait()
         if kind == "epoch":
             reporter.epoch_done(key, payload)
         else:
+            reporter.job_started(key, epochs)
             reporter.job_running(key, payload)
