@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ichbench.benchmark.plan import forward_gflop, plan, window_counts
+import ichbench.benchmark.plan as plan_module
+from ichbench.benchmark.plan import calibration_batch, forward_gflop, plan, window_counts
 from ichbench.data.phantom_data import phantom_dataset
 from ichbench.data.splits import make_splits
 from ichbench.evaluation.metrics import METRICS
@@ -116,3 +118,20 @@ def test_plan_counts_windows_and_flops_as_training_sees_them() -> None:
     expected = protocol.training.epochs * (3 * job["train_windows"] + job["val_windows"]) + job["once_windows"]
     assert job["pflop"] == pytest.approx(expected * job["gflop_per_window"] / 1e6)
     assert doc["gpu_lower_bound_hours"]["H100"] == pytest.approx(doc["total_pflop"] * 1e3 / 989 / 3600)
+
+
+@pytest.mark.parametrize(("batch_size", "timed"), [(8, 8), (32, 16)])
+def test_plan_calibrates_at_the_protocols_batch_capped(monkeypatch, batch_size: int, timed: int) -> None:
+    protocol = load_protocol("quick")
+    protocol = replace(protocol, training=replace(protocol.training, batch_size=batch_size))
+    seen: list[int] = []
+
+    class Recorder(torch.nn.Conv2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.shape[0])
+            return super().forward(x)
+
+    monkeypatch.setattr(plan_module, "build", lambda name, protocol: Recorder(protocol.input.count, 1, 3, padding=1))
+    assert calibration_batch(protocol) == timed
+    assert plan_module.seconds_per_window("recorder", protocol, torch.device("cpu")) > 0
+    assert seen == [timed] * (1 + plan_module.TIMED_STEPS)  # one warm-up step, then the timed ones

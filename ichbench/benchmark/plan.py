@@ -3,12 +3,14 @@
 Per (model, fold) job: training and validation windows per epoch (the protocol's undersampling and
 select rule), test windows, forward GFLOP per window (counted with torch's FlopCounterMode on the
 meta device, not tabled), and the job's total PFLOP (a training window costs three forwards: forward
-and backward). A short calibration (a few optimiser steps per model on the current device) gives an
-estimated wall time here; the lower bound on named GPUs is total FLOP / their peak dense bf16 rate.
+and backward). A short calibration (a few optimiser steps per model at the protocol's batch, on the
+current device) gives an estimated wall time here; the lower bound on named GPUs is total FLOP / their
+peak dense bf16 rate.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import asdict, dataclass
 
@@ -29,6 +31,11 @@ from ichbench.training.windows import select_windows
 # Published peak dense bf16 tensor throughput (TFLOP/s, without sparsity), SXM parts where there are two.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
 BACKWARD = 3.0  # forward + backward of a training window, in forwards
+# A step's cost per window falls with the batch on a CPU (unet at 64 px: 53 ms at batch 4, 28 at 16), so
+# the calibration times the protocol's batch; the cap keeps `paper`'s 32 windows of 160 px from taking
+# minutes per model on a CPU. The median of a few steps resists one step slowed by other work.
+CALIBRATION_BATCH = 16
+TIMED_STEPS = 3
 
 
 @dataclass
@@ -78,16 +85,21 @@ def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int
     return n_train, grid_windows(val, protocol), once
 
 
-def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batch: int = 4) -> float:
+def calibration_batch(protocol: Protocol) -> int:
+    """The batch the calibration times: the protocol's, capped so that it stays seconds on a CPU."""
+    return min(protocol.training.batch_size, CALIBRATION_BATCH)
+
+
+def seconds_per_window(name: str, protocol: Protocol, device: torch.device) -> float:
     """Measured seconds of one training window (forward, backward, Adam step) on this device."""
     model = prepare_model(build(name, protocol), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
-    size = protocol.windows.size
+    size, batch = protocol.windows.size, calibration_batch(protocol)
     x = torch.rand(batch, protocol.input.count, size, size, device=device).contiguous(memory_format=torch.channels_last)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
     model.train()
     timings = []
-    for _ in range(2):  # the first step warms up allocators and kernels
+    for _ in range(1 + TIMED_STEPS):  # the first step warms up allocators and kernels
         start = time.perf_counter()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).float(), y)
         optimizer.zero_grad()
@@ -96,7 +108,7 @@ def seconds_per_window(name: str, protocol: Protocol, device: torch.device, batc
         if device.type == "cuda":
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
-    return timings[-1] / batch
+    return statistics.median(timings[1:]) / batch
 
 
 def plan(
