@@ -13,7 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ichbench.benchmark.plan as plan_module
-from ichbench.benchmark.plan import calibration_batch, forward_gflop, plan, window_counts
+from ichbench.benchmark.plan import forward_gflop, plan, window_counts
 from ichbench.data.phantom_data import phantom_dataset
 from ichbench.data.splits import make_splits
 from ichbench.evaluation.metrics import METRICS
@@ -132,6 +132,6 @@ def test_plan_calibrates_at_the_protocols_batch_capped(monkeypatch, batch_size: 
             return super().forward(x)
 
     monkeypatch.setattr(plan_module, "build", lambda name, protocol: Recorder(protocol.input.count, 1, 3, padding=1))
-    assert calibration_batch(protocol) == timed
+    assert plan_module.calibration_batch(protocol) == timed
     assert plan_module.seconds_per_window("recorder", protocol, torch.device("cpu")) > 0
     assert seen == [timed] * (1 + plan_module.TIMED_STEPS)  # one warm-up step, then the timed ones
