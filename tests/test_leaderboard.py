@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import subprocess
 import sys
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench import leaderboard
-from ichbench.evaluation.metrics import METRICS
+from ichbench.evaluation.metrics import names, value_columns
 
 
 def _row(
@@ -20,7 +22,7 @@ def _row(
     protocol: str = "paper",
     dice: float = 0.1,
 ) -> dict:
-    row = {c: 0.5 for c in leaderboard.METRIC_COLUMNS}
+    row = {c: 0.5 for c in value_columns()}
     row.update(
         {
             "date": "2026-11-26T00:00:00+00:00",
@@ -51,8 +53,9 @@ APPENDER = """
 import sys, time
 from pathlib import Path
 from ichbench import leaderboard
+from ichbench.evaluation.metrics import value_columns
 directory, tag, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-row = {c: 0.5 for c in leaderboard.METRIC_COLUMNS}
+row = {c: 0.5 for c in value_columns()}
 row.update(date="2026", kind="cv", params=1, folds=5, epochs=1, wall_s=1.0, device="cpu", torch="2",
            ichbench="0.1", commit="x", protocol="paper", protocol_hash="abc123abc123", dataset="ctich-1.0.0",
            dataset_fingerprint="f", trained_on="ctich-1.0.0", run="r", dice_paper=0.123456789)
@@ -73,10 +76,10 @@ def test_concurrent_appends_keep_every_row_whole(tmp_path: Path) -> None:
     go.touch()
     for p in procs:
         assert p.wait(120) == 0
-    frame = pd.read_csv(board / "ctich-1.0.0__paper.csv")
+    frame = pd.read_csv(board / "ctich-1.0.0__paper-abc123ab.csv")
     expected = sorted([f"a{i}" for i in range(15)] + [f"b{i}" for i in range(15)])
     assert len(frame) == 30 and sorted(frame["model"]) == expected
-    assert list(frame.columns) == leaderboard.COLUMNS
+    assert list(frame.columns) == leaderboard.columns()
     assert (frame["dice_paper"] == 0.123457).all() and frame["device"].notna().all()
     assert not list(board.glob(".*.tmp"))
 
@@ -87,7 +90,7 @@ def test_rows_are_appended_never_rewritten_and_hashes_never_share_a_table(tmp_pa
     leaderboard.append(tmp_path, [_row("linknet")])
     assert first.read_text().startswith(before)
     other = leaderboard.append(tmp_path, [_row("unet", protocol_hash="fff000fff000")])
-    assert other.name == "ctich-1.0.0__paper-fff000ff.csv"
+    assert first.name == "ctich-1.0.0__paper-abc123ab.csv" and other.name == "ctich-1.0.0__paper-fff000ff.csv"
     assert set(pd.read_csv(first)["protocol_hash"]) == {"abc123abc123"}
 
 
@@ -107,7 +110,7 @@ def test_readme_carries_published_rows_and_the_threshold_comparison(tmp_path: Pa
     assert "| threshold-fixed | 0.500 | 0.500 | 0.500 | 0.500 |" in text  # both detection rules, side by side
     assert "## phantom / protocol `quick`" in text
     assert text.count("Published in the seed paper") == 1  # only beside the paper protocol
-    assert all(m in leaderboard.COLUMNS for m in METRICS)
+    assert all(m in leaderboard.columns() for m in names())
 
 
 def test_readme_shows_the_latest_row_per_model_first_and_the_history_below(tmp_path: Path) -> None:
@@ -122,12 +125,12 @@ def test_readme_shows_the_latest_row_per_model_first_and_the_history_below(tmp_p
 
 def test_readme_links_a_committed_report(tmp_path: Path) -> None:
     leaderboard.append(tmp_path, [_row("threshold")])
-    report = tmp_path / "reports" / "ctich-1.0.0__paper" / "report.html"
+    report = tmp_path / "reports" / "ctich-1.0.0__paper-abc123ab" / "report.html"
     report.parent.mkdir(parents=True)
     report.write_text("<html></html>")
     leaderboard.append(tmp_path, [_row("unet")])
     assert (
-        "[reports/ctich-1.0.0__paper/report.html](reports/ctich-1.0.0__paper/report.html)"
+        "[reports/ctich-1.0.0__paper-abc123ab/report.html](reports/ctich-1.0.0__paper-abc123ab/report.html)"
         in (tmp_path / "README.md").read_text()
     )
 
@@ -140,7 +143,7 @@ def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, ti
     tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
     run = cli("run", "--models", "threshold", "--protocol", tiny, "--out", "r", env=env)
     assert run.returncode == 0, run.stderr
-    assert list(pd.read_csv(own / "phantom__tiny.csv").model) == ["threshold"]
+    assert list(pd.read_csv(next(own.glob("phantom__tiny-*.csv"))).model) == ["threshold"]
     assert not (tmp_path / "leaderboards").exists()  # the checkout's published tables stay untouched
     shown = cli("leaderboard", "--json", env=env)
     assert shown.returncode == 0 and "phantom__tiny" in shown.stdout
@@ -150,13 +153,13 @@ def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, ti
 
 def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
     new = ("_original", "_original_std", "evidence", "evidence_sha256")
-    old_columns = [c for c in leaderboard.COLUMNS if not c.endswith(new)]
+    old_columns = [c for c in leaderboard.columns() if not c.endswith(new)]
     old_row = {c: _row("old")[c] for c in old_columns}
     pd.DataFrame([old_row], columns=old_columns).to_csv(tmp_path / "ctich-1.0.0__paper.csv", index=False)
     before = pd.read_csv(tmp_path / "ctich-1.0.0__paper.csv")
     leaderboard.append(tmp_path, [_row("new")])
     after = pd.read_csv(tmp_path / "ctich-1.0.0__paper.csv")
-    assert list(after.columns) == leaderboard.COLUMNS and list(after.model) == ["old", "new"]
+    assert list(after.columns) == leaderboard.columns() and list(after.model) == ["old", "new"]
     pd.testing.assert_frame_equal(after.loc[:0, old_columns], before[old_columns], check_dtype=False)
-    assert after.loc[0, "sensitivity_original"] != after.loc[0, "sensitivity_original"]  # NaN: never measured
+    assert math.isnan(after.loc[0, "sensitivity_original"])  # never measured
     assert after.loc[1, "sensitivity_original"] == 0.5

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from ichbench.evaluation.metrics import (
-    detection,
     dice,
     hd95,
     jaccard,
@@ -70,12 +69,13 @@ def test_subject_scores_are_nan_without_hemorrhage() -> None:
 def test_detection_uses_the_same_pixel_rule_for_both() -> None:
     # Slices: (pred pixels, truth pixels) with the rule "more than 2 pixels".
     frame = pd.DataFrame({"pred_pixels": [5, 0, 3, 1, 10], "truth_pixels": [4, 6, 0, 2, 3]})
-    d = detection(frame, 2)
+    frame = frame.assign(fold=0, subject=range(5), tp=0, fp=0, fn=0)
+    d = pooled(frame, 2)
     # positive truth: slices 0, 1, 4; positive prediction: slices 0, 2, 4 -> TP 2, FN 1, FP 1, TN 1
     assert d["sensitivity"] == pytest.approx(2 / 3) and d["specificity"] == pytest.approx(1 / 2)
     assert d["precision"] == pytest.approx(2 / 3) and d["accuracy"] == pytest.approx(3 / 5)
     assert d["f1"] == pytest.approx(4 / 6)
-    assert math.isnan(detection(frame.iloc[2:3], 2)["sensitivity"])
+    assert math.isnan(pooled(frame.iloc[2:3], 2)["sensitivity"])
 
 
 def test_summary_pools_pixels_and_averages_subjects() -> None:

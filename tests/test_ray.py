@@ -62,7 +62,11 @@ def root(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
 
 
 def _rows(root: Path, board: str) -> pd.DataFrame:
-    return pd.read_csv(root / board / "phantom__tiny.csv")[METRIC_COLUMNS].sort_values("model").reset_index(drop=True)
+    return (
+        pd.read_csv(next((root / board).glob("phantom__tiny-*.csv")))[METRIC_COLUMNS]
+        .sort_values("model")
+        .reset_index(drop=True)
+    )
 
 
 def test_ray_writes_what_local_writes(root: Path) -> None:

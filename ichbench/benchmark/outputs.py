@@ -14,7 +14,7 @@ import pandas as pd
 
 from ichbench.atomic import atomic_write_text
 from ichbench.environment import code_commit
-from ichbench.evaluation.metrics import METRICS, summarize_results
+from ichbench.evaluation.metrics import summarize_results, value_columns
 from ichbench.leaderboard import append as append_leaderboard
 from ichbench.leaderboard.evidence import Source
 from ichbench.protocol import Protocol
@@ -100,6 +100,6 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "trained_on": meta.get("trained_on", meta["dataset"]),
             "run": str(out),
         }
-        row.update({c: s[c] for m in METRICS for c in (m, f"{m}_std")})
+        row.update({c: s[c] for c in value_columns()})
         rows.append(row)
     return rows

@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop cleanly at the first epoch boundary past N minutes (exit 3; --resume continues)",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--wide", action="store_true", help="print every metric, not only the key ones")
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="registered models: names, parameter counts, source package")
@@ -105,7 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         records = [{k: _finite(v) for k, v in row.items()} for row in summary.to_dict(orient="records")]
         print(json.dumps({"run": str(out), "models": records}))
     else:
-        _print_summary(summary, out)
+        from ichbench.cli.tables import print_results
+
+        print_results(summary, f"results ({out})", wide=args.wide, extra=["wall_s"])
     return 0
 
 
@@ -132,31 +135,6 @@ def _finite(value: object) -> object:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value.item() if hasattr(value, "item") else value
-
-
-def _print_summary(summary, out: Path) -> None:
-    table = Table(title=f"results ({out})")
-    columns = [
-        "model",
-        "dice_paper",
-        "jaccard_paper",
-        "dice_3d",
-        "dice_global",
-        "hd95",
-        "sensitivity",
-        "specificity",
-        "precision",
-        "wall_s",
-    ]
-    for c in columns:
-        table.add_column(c, justify="left" if c == "model" else "right")
-    for _, row in summary.iterrows():
-        cells = [str(row["model"])]
-        for c in columns[1:]:
-            v, std = row[c], row.get(f"{c}_std", math.nan)
-            cells.append("-" if math.isnan(v) else (f"{v:.3f}" if math.isnan(std) else f"{v:.3f}±{std:.3f}"))
-        table.add_row(*cells)
-    Console().print(table)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--where", action="store_true", help="print the default leaderboard folder and exit")
     board.add_argument("--json", action="store_true")
     board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")
+    board.add_argument("--wide", action="store_true", help="show: every metric, not only the key ones")
+    board.add_argument("--sort", default="dice_paper", help="show: order rows by this column (default dice_paper)")
+    board.add_argument("--history", action="store_true", help="show: every row, not only each model's latest")
     board.add_argument(
         "--from", dest="sources", type=Path, nargs="*", default=[], help="attach: run or evidence folders"
     )
@@ -53,6 +56,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def _show(directory: Path, args: argparse.Namespace) -> int:
     from ichbench.atomic import atomic_write_text
     from ichbench.errors import RunError
+    from ichbench.evaluation.metrics import TABLE as metric_table
     from ichbench.leaderboard import read, render
 
     boards = read(directory)
@@ -62,8 +66,17 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
         atomic_write_text(directory / "README.md", render(directory))
     if args.json:
         print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in boards.items()}))
-    else:
-        Console().print(render(directory))
+        return 0
+    from ichbench.cli.tables import print_results
+
+    for stem, frame in boards.items():
+        if args.sort not in frame.columns:
+            raise RunError(f"--sort {args.sort}: no such column in {stem}.csv")
+        rows = frame if args.history else frame.drop_duplicates("model", keep="last")
+        metric = metric_table.get(args.sort)
+        ascending = metric is not None and not metric.higher_is_better
+        rows = rows.sort_values(args.sort, ascending=ascending, na_position="last")
+        print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=["folds", "epochs"])
     return 0
 
 

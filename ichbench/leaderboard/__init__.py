@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from ichbench.leaderboard.board import (
-    COLUMNS,
     ID_COLUMNS,
     META_COLUMNS,
-    METRIC_COLUMNS,
     append,
     board_path,
+    columns,
     default_directory,
 )
 from ichbench.leaderboard.page import PUBLISHED, read, render, table
 
 __all__ = [
-    "COLUMNS",
     "ID_COLUMNS",
     "META_COLUMNS",
-    "METRIC_COLUMNS",
+    "columns",
     "PUBLISHED",
     "append",
     "board_path",

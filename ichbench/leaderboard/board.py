@@ -13,12 +13,11 @@ import platformdirs
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
-from ichbench.evaluation.metrics import METRICS
+from ichbench.evaluation.metrics import value_columns
 from ichbench.leaderboard.evidence import RUNS, Source, write_row_evidence
 from ichbench.leaderboard.page import render
 
 ID_COLUMNS = ["date", "model", "kind", "params"]
-METRIC_COLUMNS = [c for m in METRICS for c in (m, f"{m}_std")]
 META_COLUMNS = [
     "folds",
     "epochs",
@@ -36,7 +35,11 @@ META_COLUMNS = [
     "evidence",
     "evidence_sha256",
 ]
-COLUMNS = ID_COLUMNS + METRIC_COLUMNS + META_COLUMNS
+
+
+def columns() -> list[str]:
+    """A table's columns: identity, every metric of the metric table with its std, provenance."""
+    return ID_COLUMNS + value_columns() + META_COLUMNS
 
 
 def default_directory() -> Path:
@@ -54,24 +57,27 @@ def _append_rows(directory: Path, rows: list[dict]) -> Path:
     path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
     old = path.read_text() if path.exists() else ""
     buf = io.StringIO()
-    if old and old.splitlines()[0].split(",") != COLUMNS:
+    wanted = columns()
+    if old and old.splitlines()[0].split(",") != wanted:
         # A table from an older version: the same rows, new columns added (empty for the old rows).
-        frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
-        extra = [c for c in frame.columns if c not in COLUMNS]
-        frame[COLUMNS + extra].to_csv(buf, index=False, float_format="%.6g")
+        frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=wanted)], ignore_index=True)
+        extra = [c for c in frame.columns if c not in wanted]
+        frame[wanted + extra].to_csv(buf, index=False, float_format="%.6g")
         atomic_write_text(path, buf.getvalue())
     else:
-        pd.DataFrame(rows, columns=COLUMNS).to_csv(buf, index=False, header=not old, float_format="%.6g")
+        pd.DataFrame(rows, columns=wanted).to_csv(buf, index=False, header=not old, float_format="%.6g")
         atomic_write_text(path, old + buf.getvalue())
     return path
 
 
 def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str) -> Path:
-    """`<dataset>__<protocol>.csv`; rows of another protocol hash go to `..__<protocol>-<hash>.csv`."""
-    base = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
-    if not base.exists() or _hash_of(base) in (None, protocol_hash):
-        return base
-    return base.with_name(f"{_slug(dataset)}__{_slug(protocol)}-{protocol_hash[:8]}.csv")
+    """`<dataset>__<protocol>-<hash8>.csv`: every protocol hash has its own table, named by it.
+
+    A hash-less table of an older version keeps receiving the rows of the one hash it holds."""
+    legacy = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
+    if legacy.exists() and _hash_of(legacy) == protocol_hash:
+        return legacy
+    return legacy.with_name(f"{_slug(dataset)}__{_slug(protocol)}-{protocol_hash[:8]}.csv")
 
 
 def _hash_of(path: Path) -> str | None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ichbench.evaluation.metrics import Metric, fmt
+from ichbench.evaluation.metrics import table as metric_table
+
 
 def read(directory: Path) -> dict[str, pd.DataFrame]:
     """Every leaderboard CSV in a folder, by file stem."""
@@ -25,12 +28,18 @@ PUBLISHED = pd.DataFrame(
 )
 
 
-def _fmt(mean: float, std: float | None = None) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "-"
-    if std is None or (isinstance(std, float) and math.isnan(std)):
-        return f"{mean:.3f}"
-    return f"{mean:.3f} ± {std:.3f}"
+def _cell(metric: Metric, row: pd.Series, with_std: bool = False) -> str:
+    """A row's value of a metric at its precision, with its std for subject metrics; '-' where missing."""
+    text = fmt(metric, _number(row.get(metric.name)))
+    std = _number(row.get(f"{metric.name}_std"))
+    return text if text == "-" or not with_std or math.isnan(std) else f"{text} ± {fmt(metric, std)}"
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _external(row: pd.Series) -> str:
@@ -47,37 +56,35 @@ def _evidence(row: pd.Series) -> str:
 
 def table(frame: pd.DataFrame) -> str:
     """A Markdown table of leaderboard rows (newest first)."""
-    head = (
-        "| date | model | Dice (paper) | Jaccard (paper) | Dice 3-D | Dice global | HD95 px | sens. | spec. "
-        "| prec. | folds | epochs | device | commit | evidence |"
-    )
-    lines = [head, "|" + " --- |" * 15]
+    metrics = metric_table(group="headline")
+    head = ["date", "model", *(m.label for m in metrics), "folds", "epochs", "device", "commit", "evidence"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for _, r in frame.iloc[::-1].iterrows():
-        lines.append(
-            f"| {str(r['date'])[:10]} | {r['model']}{_external(r)} "
-            f"| {_fmt(r['dice_paper'], r['dice_paper_std'])} | {_fmt(r['jaccard_paper'], r['jaccard_paper_std'])} "
-            f"| {_fmt(r['dice_3d'])} | {_fmt(r['dice_global'])} | {_fmt(r['hd95'])} | {_fmt(r['sensitivity'])} "
-            f"| {_fmt(r['specificity'])} | {_fmt(r['precision'])} | {r['folds']} | {r['epochs']} | {r['device']} "
-            f"| {r['commit']} | {_evidence(r)} |"
-        )
+        cells = [str(r["date"])[:10], f"{r['model']}{_external(r)}"]
+        cells += [_cell(m, r, with_std=m.level == "subject") for m in metrics]
+        cells += [str(r["folds"]), str(r["epochs"]), str(r["device"]), str(r["commit"]), _evidence(r)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def render(directory: Path) -> str:
     """leaderboards/README.md: every table, with the seed paper's published rows beside the paper protocol."""
+    boards = read(directory)
     parts = [
         "# ichbench leaderboards",
         "",
-        "Rendered from the CSV files in this folder by `ichbench` after every run; do not edit by hand.",
-        "Metric definitions: see the project README. Rows are never rewritten; newest first.",
+        "Rendered from the CSV files in this folder by `ichbench` after every run; do not edit by hand. Rows are",
+        "never rewritten. Metric definitions: `docs/metrics.md`; what each table is: the notes at the end.",
         "",
-    ]
-    notes = Path(directory) / "NOTES.md"  # hand-written context (hash changes, what a table is)
-    if notes.exists():
-        parts += [notes.read_text().strip(), ""]
-    for stem, frame in read(directory).items():
+        *(f"- [{f.iloc[0]['dataset']} / `{f.iloc[0]['protocol']}` ({f.iloc[0]['protocol_hash']})](#{_anchor(s)}): "
+          f"{len(f)} rows" for s, f in boards.items()),
+        "",
+    ]  # fmt: skip
+    for stem, frame in boards.items():
         first = frame.iloc[0]
         parts += [
+            f'<a id="{_anchor(stem)}"></a>',
+            "",
             f"## {first['dataset']} / protocol `{first['protocol']}` ({first['protocol_hash']})",
             "",
             f"Source: `{stem}.csv`. Data-set fingerprint `{str(first['dataset_fingerprint'])[:16]}`.",
@@ -103,7 +110,14 @@ def render(directory: Path) -> str:
             ]
         if first["protocol"] == "paper":
             parts += _published_section(frame)
+    notes = Path(directory) / "NOTES.md"  # hand-written context (hash changes, what a table is)
+    if notes.exists():
+        parts += ["## Notes", "", notes.read_text().strip(), ""]
     return "\n".join(parts) + "\n"
+
+
+def _anchor(stem: str) -> str:
+    return "table-" + stem.replace(".", "-").replace("_", "-")
 
 
 def _published_section(frame: pd.DataFrame) -> list[str]:
@@ -141,9 +155,8 @@ def _detection_rules(frame: pd.DataFrame) -> list[str]:
         "| model | sens. (one rule) | spec. (one rule) | sens. (original rule) | spec. (original rule) |",
         "| --- | --- | --- | --- | --- |",
     ]
+    names = ("sensitivity", "specificity", "sensitivity_original", "specificity_original")
+    chosen = [m for m in metric_table() if m.name in names]
     for _, r in latest.iterrows():
-        lines.append(
-            f"| {r['model']} | {_fmt(r['sensitivity'])} | {_fmt(r['specificity'])} "
-            f"| {_fmt(r['sensitivity_original'])} | {_fmt(r['specificity_original'])} |"
-        )
+        lines.append(f"| {r['model']} | " + " | ".join(_cell(m, r) for m in chosen) + " |")
     return lines

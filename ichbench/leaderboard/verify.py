@@ -19,12 +19,10 @@ from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
 from ichbench.errors import IchbenchError
-from ichbench.evaluation.metrics import METRICS, count_scores, summarize_results
+from ichbench.evaluation.metrics import count_scores, summarize_results, value_columns
 from ichbench.leaderboard.evidence import UNVERIFIABLE, Source, digest, model_results, write_row_evidence
 from ichbench.leaderboard.page import render
 from ichbench.protocol import parse_protocol
-
-CHECKED = ["folds", "params"] + [c for m in METRICS for c in (m, f"{m}_std")]
 
 
 @dataclass(frozen=True)
@@ -80,12 +78,17 @@ def _same(a: Any, b: Any, rel_tol: float) -> bool:
     return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rel_tol, abs_tol=1e-9)
 
 
+def checked_columns() -> list[str]:
+    """What verify recomputes: the fold and parameter counts and every metric of the metric table."""
+    return ["folds", "params", *value_columns()]
+
+
 def differences(row: Mapping[str, Any], recomputed: Mapping[str, float]) -> list[str]:
     """The columns where the row differs from the recomputed values (NaN equals NaN)."""
     # The table keeps 6 significant digits.
     return [
         f"{c} {_number(row.get(c)):g} != {_number(recomputed[c]):g}"
-        for c in CHECKED
+        for c in checked_columns()
         if not _same(row.get(c), recomputed[c], rel_tol=1e-5)
     ]
 

@@ -9,13 +9,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from ichbench.evaluation.metrics import METRICS
+from ichbench.evaluation.metrics import Metric, fmt, table
 from ichbench.leaderboard import PUBLISHED
 from ichbench.report.overlays import COLUMNS
 from ichbench.report.runs import Runs
 
-HEADLINE = [m for m in METRICS if not m.endswith("_original")]
-ORIGINAL = [m for m in METRICS if m.endswith("_original")]
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:14px;margin:.6em 0}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
@@ -24,13 +22,11 @@ img{max-width:100%;display:block;margin:.4em 0}.meta{color:#555;font-size:15px}.
 details{margin:.8em 0}summary{cursor:pointer;font-weight:600}"""
 
 
-def cell(value: float, ci: tuple[float, float] | None = None) -> str:
-    """A value with its CI in small print; '-' for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    text = f"{value:.3f}"
-    if ci is not None and not math.isnan(ci[0]):
-        text += f" <span class='ci'>[{ci[0]:.3f}, {ci[1]:.3f}]</span>"
+def cell(metric: Metric, value: float, ci: tuple[float, float] | None = None) -> str:
+    """A value with its CI in small print, at the metric's precision; '-' for NaN."""
+    text = fmt(metric, value)
+    if text != "-" and ci is not None and not math.isnan(ci[0]):
+        text += f" <span class='ci'>[{fmt(metric, ci[0])}, {fmt(metric, ci[1])}]</span>"
     return text
 
 
@@ -53,12 +49,13 @@ def header(runs: Runs) -> list[str]:
     return lines
 
 
-def _table(results: pd.DataFrame, names: list[str], table_id: str) -> str:
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["model", *names])
+def _table(results: pd.DataFrame, metrics: list[Metric], table_id: str) -> str:
+    head = "".join(f"<th title='{html.escape(m.doc)}'>{html.escape(m.label)}</th>" for m in metrics)
+    head = f"<th>model</th>{head}"
     body = "".join(
         "<tr>"
         + f"<td>{html.escape(r['model'])}</td>"
-        + "".join(f"<td>{cell(r[n], r[f'{n}_ci'])}</td>" for n in names)
+        + "".join(f"<td>{cell(m, r[m.name], r[f'{m.name}_ci'])}</td>" for m in metrics)
         + "</tr>"
         for _, r in results.iterrows()
     )
@@ -94,10 +91,10 @@ def html_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figures:
         else "",
         "<h2>Results</h2><p>Means with 95% bootstrap confidence intervals (2,000 resamples of whole "
         "subjects, percentile method). Metric definitions: see the ichbench README.</p>",
-        _table(results, HEADLINE, "results"),
+        _table(results, table(group="headline"), "results"),
         "<h3>Slice detection by the original code's rule</h3><p>Ground truth positive from 2 pixels (its 0/255 "
         "masks), predictions above the pixel rule: comparable with the published sensitivity and specificity.</p>",
-        _table(results, ORIGINAL, "original"),
+        _table(results, table(group="original"), "original"),
         "<h3>Published in the seed paper (CT-ICH, 5-fold CV)</h3>"
         + PUBLISHED.to_html(index=False, na_rep="-", border=0, table_id="published"),
         "<h2>Paired Wilcoxon signed-rank tests</h2><p>Per-subject Dice, Holm-adjusted p-values.</p>",
@@ -117,11 +114,14 @@ def markdown_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figu
     lines += [
         "## Results (95% bootstrap CIs over subjects)",
         "",
-        "| model | " + " | ".join(METRICS) + " |",
-        "|" + " --- |" * (len(METRICS) + 1),
+        "| model | " + " | ".join(m.label for m in table()) + " |",
+        "|" + " --- |" * (len(table()) + 1),
     ]
     for _, r in results.iterrows():
-        cells = [cell(r[n], r[f"{n}_ci"]).replace("<span class='ci'>", "").replace("</span>", "") for n in METRICS]
+        cells = [
+            cell(m, r[m.name], r[f"{m.name}_ci"]).replace("<span class='ci'>", "").replace("</span>", "")
+            for m in table()
+        ]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     lines += [
         "",

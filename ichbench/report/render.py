@@ -9,7 +9,7 @@ import matplotlib
 import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
-from ichbench.evaluation.metrics import METRICS, summarize
+from ichbench.evaluation.metrics import names, summarize
 from ichbench.leaderboard import PUBLISHED
 from ichbench.report import overlays, page, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
@@ -69,7 +69,7 @@ def _results_table(runs: Runs, min_px: int) -> pd.DataFrame:
         cis = stats.metric_cis(subj, sl, min_px)
         means = summarize(sl, subj, min_px)  # the point estimates: the same definitions as every run
         row = {"model": model}
-        for name in METRICS:
+        for name in names():
             row[name] = means[name]
             row[f"{name}_ci"] = cis[name]
         rows.append(row)

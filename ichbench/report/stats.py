@@ -15,42 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ichbench.evaluation.metrics import ORIGINAL_TRUTH_SCALE, POOLED_METRICS, SUBJECT_METRICS
+from ichbench.evaluation.metrics import COUNT_COLUMNS, names, pooled_values, subject_counts
 
 LEVEL = 0.95
-COUNT_COLUMNS = ["tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn", "o_tp", "o_fp", "o_fn", "o_tn"]
-
-
-def subject_counts(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
-    """Per (fold, subject): pixel sums and slice-detection counts (d_: one rule for both, o_: the original
-    code's rule), the raw material of pooled metrics."""
-    p = per_slice["pred_pixels"] > min_pixels
-    t = per_slice["truth_pixels"] > min_pixels
-    o = per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE > min_pixels
-    frame = per_slice.assign(
-        d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o
-    )
-    return frame.groupby(["fold", "subject"])[COUNT_COLUMNS].sum().reset_index()
-
-
-def _detection(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "sensitivity": tp / (tp + fn),
-        "specificity": tn / (tn + fp),
-        "precision": tp / (tp + fp),
-        "accuracy": (tp + tn) / (tp + tn + fp + fn),
-        "f1": 2 * tp / (2 * tp + fp + fn),
-    }
-
-
-def _pooled(counts: np.ndarray, metric: str) -> np.ndarray:
-    """A pooled metric from (..., n, 11) subject count rows, summed over the subjects."""
-    s = counts.sum(axis=-2)
-    tp, fp, fn, *rest = (s[..., k].astype(float) for k in range(len(COUNT_COLUMNS)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        formulas = {"dice_global": 2 * tp / (2 * tp + fp + fn), **_detection(*rest[:4])}
-        formulas.update({f"{k}_original": v for k, v in _detection(*rest[4:]).items()})
-    return formulas[metric]
 
 
 def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -83,20 +50,20 @@ def _run(data: tuple, statistic, n_resamples: int, seed: int) -> tuple[float, fl
 
 def pooled_ci(counts: pd.DataFrame, metric: str, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of a pooled metric, resampling subjects (rows of subject_counts)."""
-    rows = counts[COUNT_COLUMNS].to_numpy(float)
+    rows = counts[list(COUNT_COLUMNS)].to_numpy(float)
     if len(rows) < 2:
         return math.nan, math.nan
-    return _run((np.arange(len(rows)),), lambda i, axis=-1: _pooled(rows[i], metric), n_resamples, seed)
+    return _run((np.arange(len(rows)),), lambda i, axis=-1: pooled_values(rows[i])[metric], n_resamples, seed)
 
 
 def metric_cis(per_subject: pd.DataFrame, per_slice: pd.DataFrame, min_pixels: int, seed: int = 0) -> dict:
     """metric -> (low, high) for one model."""
     out = {}
     sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
-    for name in SUBJECT_METRICS:
+    for name in names("subject"):
         out[name] = bootstrap_ci(sick[name].to_numpy(float), seed=seed)
     counts = subject_counts(per_slice, min_pixels)
-    for name in POOLED_METRICS:
+    for name in names("pooled"):
         out[name] = pooled_ci(counts, name, seed=seed)
     return out
 

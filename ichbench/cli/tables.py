@@ -1,0 +1,36 @@
+"""Result tables for the terminal: the metric table's key columns, readable at 80 columns."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from ichbench.evaluation.metrics import fmt, table
+
+
+def print_results(frame, title: str, wide: bool = False, extra: tuple[str, ...] | list[str] = ()) -> None:
+    """One row per model: the key metrics of the metric table (every one with `wide`), three decimals.
+
+    Narrow enough for an 80-column terminal by default; numbers are never shortened."""
+    metrics = [m for m in table() if wide or m.key]
+    # No vertical rules and one space between columns: the room goes to the numbers.
+    out = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    out.add_column("model", no_wrap=True)
+    for m in metrics:
+        out.add_column(m.label + (" ±sd" if wide and m.level == "subject" else ""), justify="right", no_wrap=True)
+    for c in extra:
+        out.add_column(c, justify="right", no_wrap=True)
+    for _, row in frame.iterrows():
+        cells = [str(row["model"])]
+        for m in metrics:
+            std = row.get(f"{m.name}_std", math.nan) if wide and m.level == "subject" else math.nan
+            text = fmt(m, row.get(m.name, math.nan))
+            cells.append(text if text == "-" or math.isnan(std) else f"{text}±{fmt(m, std)}")
+        cells += ["-" if pd.isna(row.get(c)) else f"{float(row[c]):.0f}" for c in extra]
+        out.add_row(*cells)
+    # --wide is asked for: lines may run past the terminal rather than shorten a number.
+    Console(width=400 if wide else None).print(out)
