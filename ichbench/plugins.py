@@ -48,7 +48,11 @@ def discover(group: str) -> Found:
             )
             continue
         try:
-            obj = ep.load()
+            with warnings.catch_warnings():
+                # timm's import calls torch.jit.interface, deprecated in recent torch: a warning from a
+                # dependency that no user of ichbench can act on, and the first line every run printed.
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.interface", category=FutureWarning)
+                obj = ep.load()
         except Exception as exc:  # a plugin may fail in any way; it must not take the others down
             broken.append((ep.name, f"{type(exc).__name__}: {exc}"))
             warnings.warn(

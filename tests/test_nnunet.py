@@ -38,7 +38,7 @@ def test_built_for_the_protocols_window_with_nnunets_layers(name: str) -> None:
     assert model.decoder.deep_supervision is False
     x = torch.randn(2, 1, 64, 64)
     assert model(x).shape == (2, 1, 64, 64)
-    registry.check_window(name, protocol)
+    registry.check_model(name, protocol)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert max(c.out_channels for c in convs) == 512
     assert all(c.bias is not None for c in convs if c.kernel_size == (3, 3))

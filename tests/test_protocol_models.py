@@ -13,7 +13,7 @@ import torch
 from ichbench import plugins
 from ichbench.errors import ModelError, ProtocolError
 from ichbench.models import registry
-from ichbench.models.contract import SegmentationModel, input_multiple, trainable
+from ichbench.models.contract import check_output, input_multiple, trainable
 from ichbench.models.threshold import best_band, threshold
 from ichbench.protocol import Training, load_protocol, parse_protocol
 
@@ -71,7 +71,10 @@ def test_bad_protocols_name_the_problem(text: str, message: str) -> None:
 def test_missing_protocol_file() -> None:
     with pytest.raises(ProtocolError, match="nope.toml: no such protocol file"):
         load_protocol("nope.toml")
-    assert Training().lr == 1e-5
+
+
+def test_the_default_learning_rate_is_the_papers() -> None:
+    assert Training().lr == 1e-5  # Table 7: Adam at 1e-5
 
 
 BUILTINS = [
@@ -108,7 +111,7 @@ def test_every_model_keeps_the_contract(name: str) -> None:
     with torch.no_grad():
         out = model(torch.rand(2, 1, 64, 64))
     assert out.shape == (2, 1, 64, 64)
-    assert isinstance(model, SegmentationModel)
+    check_output(name, model, channels=1, window=64)  # the check every run makes before it writes anything
     if not trainable(model):
         assert callable(model.fit_subjects)
 
@@ -117,10 +120,10 @@ def test_a_window_the_model_cannot_take_is_refused_before_training() -> None:
     assert input_multiple(registry.create_model("resunet", width=4)) == 16
     assert input_multiple(registry.create_model("unet")) == 32
     fits = parse_protocol('name = "t"\n[windows]\nsize = 64\nstride = 32\n[models.resunet]\nwidth = 4\n', "t")
-    registry.check_window("resunet", fits)
+    registry.check_model("resunet", fits)
     odd = parse_protocol('name = "t"\n[windows]\nsize = 40\nstride = 20\n[models.resunet]\nwidth = 4\n', "t")
     with pytest.raises(ModelError, match="'resunet' needs window sides divisible by 16; .* size is 40"):
-        registry.check_window("resunet", odd)
+        registry.check_model("resunet", odd)
 
 
 @pytest.mark.parametrize("name", ["unet", "unetplusplus", "linknet"])
@@ -168,3 +171,17 @@ def test_threshold_band_grid_search_by_hand() -> None:
     model = threshold()
     x = torch.tensor([[[[139, 140, 230, 231]]]], dtype=torch.float32) / 255
     assert (model(x) > 0).int().tolist() == [[[[0, 1, 1, 0]]]]  # the paper's default band 140..230
+
+
+def test_listing_models_prints_no_dependency_deprecation_warning(cli) -> None:
+    shown = cli("list", "unet")
+    assert shown.returncode == 0 and "unet" in shown.stdout
+    assert "torch.jit.interface" not in shown.stderr and "warning" not in shown.stderr
+
+
+def test_the_output_check_names_a_model_of_the_wrong_shape() -> None:
+    crop = torch.nn.Conv2d(1, 1, 3)  # no padding: 32 x 32 in, 30 x 30 out
+    with pytest.raises(ModelError, match=r"model 'cropper' maps windows of shape \(2, 1, 32, 32\) to \(2, 1, 30, 30\)"):
+        check_output("cropper", crop, channels=1, window=32)
+    with pytest.raises(ModelError, match=r"model 'wide' failed a forward pass .*input_multiple"):
+        check_output("wide", torch.nn.Conv2d(3, 1, 3, padding=1), channels=1, window=32)

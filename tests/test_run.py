@@ -134,6 +134,35 @@ def test_external_plugin_is_listed_and_runs(tiny: Path, tmp_path: Path, cli, ins
     assert tiny_row and tiny_row[0]["source"] == "ichbench-tinyplug" and tiny_row[0]["parameters"] == 77
     assert doc["broken"][0]["name"] == "brokennet" and "ichbench_tinyplug_missing" in doc["broken"][0]["error"]
     assert "model plugin 'brokennet'" in listed.stderr
+    broken = cli("run", "--models", "brokennet", "--protocol", tiny, "--out", "rb", "--no-leaderboard", env=env)
+    assert broken.returncode == 2 and "model plugin 'brokennet' failed to load" in broken.stderr
     run = cli("run", "--models", "tinynet", "--protocol", tiny, "--out", "rp", "--leaderboard", "lb", env=env)
     assert run.returncode == 0, run.stderr
     assert list(pd.read_csv(next((tmp_path / "lb").glob("phantom__tiny-*.csv"))).model) == ["tinynet"]
+
+
+CROPPING_MODULE = """
+from torch import nn
+
+
+def cropnet(in_channels=1, **kw):
+    \"\"\"Unpadded convolutions: {out} px out for 32 px in.\"\"\"
+    pad = {pad}
+    return nn.Sequential(nn.Conv2d(in_channels, 4, 3, padding=pad), nn.ReLU(), nn.Conv2d(4, 1, 1))
+"""
+
+
+@pytest.mark.slow
+def test_a_plugin_of_the_wrong_output_shape_is_one_error_and_writes_nothing(
+    tiny: Path, tmp_path: Path, cli, install_plugin
+) -> None:
+    eps = {"ichbench.models": {"cropnet": "ichbench_cropplug:cropnet"}}
+    bad = install_plugin("ichbench-cropplug", eps, "ichbench_cropplug", CROPPING_MODULE.format(out=30, pad=0))
+    run = cli("run", "--models", "cropnet", "--protocol", tiny, "--out", "rc", "--no-leaderboard", env=bad)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    error = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(error) == 1 and "'cropnet'" in error[0] and "(2, 1, 30, 30)" in error[0] and "input_multiple" in error[0]
+    assert not (tmp_path / "rc").exists()  # nothing written: the same command runs once the plugin is fixed
+    good = install_plugin("ichbench-cropplug-fixed", eps, "ichbench_cropplug", CROPPING_MODULE.format(out=32, pad=1))
+    again = cli("run", "--models", "cropnet", "--protocol", tiny, "--out", "rc", "--no-leaderboard", env=good)
+    assert again.returncode == 0, again.stderr

@@ -22,7 +22,7 @@ from ichbench.data.splits import folds_for, save_splits
 from ichbench.environment import code_commit, describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
 from ichbench.leaderboard import default_directory
-from ichbench.models.registry import check_window
+from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
 from ichbench.runlock import hold
@@ -59,7 +59,7 @@ def run(config: RunConfig) -> pd.DataFrame:
     """
     deadline = time.time() + 60 * config.max_minutes if config.max_minutes is not None else None
     for name in config.models:
-        check_window(name, config.protocol)
+        check_model(name, config.protocol)
     device = resolve_device(config.device)
     dataset = protocol_dataset(config.protocol, config.data)
     with hold(config.out):  # one process per run directory

@@ -1,6 +1,6 @@
 """What a model is: the contract every registered architecture keeps.
 
-A factory `f(in_channels=1, **kw) -> SegmentationModel` builds a torch module that maps
+A factory `f(in_channels=1, **kw) -> torch.nn.Module` builds a module that maps
 (B, C, h, w) float windows in [0, 1] to one logit channel (B, 1, h, w). Optional attributes:
 - `input_multiple` (default 1): h and w must be divisible by it (a U-Net of five levels needs 16);
 - `trainable` (default True): False for models fitted by `fit_subjects` rather than by gradients;
@@ -8,26 +8,41 @@ A factory `f(in_channels=1, **kw) -> SegmentationModel` builds a torch module th
   protocol's closing and opening (the paper's fixed-band experiment had none);
 - `fit_subjects(subjects) -> dict`: fits a non-trainable model on the training subjects and
   returns what it fitted (stored in the job's result).
+`check_output` enforces the shape part of it with one forward pass before a run writes anything.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import torch
 
+from ichbench.errors import ModelError
 
-@runtime_checkable
-class SegmentationModel(Protocol):
-    """A torch module producing one logit channel per pixel."""
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B, 1, h, w) logits."""
-        ...
+def check_output(name: str, model: torch.nn.Module, channels: int, window: int) -> None:
+    """One forward pass of two windows: the output must be (2, 1, window, window) logits.
 
-    def parameters(self):  # noqa: ANN201 - torch's own signature
-        """The module's parameters (torch.nn.Module)."""
-        ...
+    Raises a ModelError naming the model, the shapes and `input_multiple`, before anything trains."""
+    x = torch.zeros(2, channels, window, window)
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            out = model.eval()(x)
+    except Exception as exc:  # a plugin may fail in any way; the user needs its name, not a traceback
+        raise ModelError(
+            f"model {name!r} failed a forward pass on windows of shape {tuple(x.shape)}: {type(exc).__name__}: "
+            f"{str(exc)[:300]} (does it need window sides divisible by something? set `input_multiple` on the "
+            f"module its factory returns)"
+        ) from None
+    finally:
+        model.train(was_training)
+    want = (2, 1, window, window)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelError(
+            f"model {name!r} maps windows of shape {tuple(x.shape)} to {got}, not {want}: a model must return one "
+            f"logit per input pixel; one that needs window sides divisible by something says so with an "
+            f"`input_multiple` attribute on the module (now {input_multiple(model)})"
+        )
 
 
 def input_multiple(model: object) -> int:

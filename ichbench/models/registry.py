@@ -10,7 +10,7 @@ import fnmatch
 import inspect
 
 from ichbench.errors import ModelError
-from ichbench.models.contract import input_multiple
+from ichbench.models.contract import check_output, input_multiple
 from ichbench.plugins import Plugin, discover
 from ichbench.protocol import Protocol
 
@@ -60,6 +60,10 @@ def resolve(names: str | list[str], protocol: Protocol | None = None) -> list[st
     known = list_models() + sorted(variants(protocol))
     if isinstance(names, str):
         names = known if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
+    broken = dict(broken_models())
+    failed = [n for n in names if n in broken and n not in known]
+    if failed:
+        raise ModelError("; ".join(f"model plugin {n!r} failed to load: {broken[n]}" for n in failed))
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ModelError(f"unknown model(s) {', '.join(unknown)}; available: {', '.join(known)}")
@@ -93,10 +97,13 @@ def create_model(name: str, in_channels: int = 1, **kw: object):
         raise ModelError(f"model {name!r} cannot be built with {kw}: {why}") from None
 
 
-def check_window(name: str, protocol: Protocol) -> None:
-    """Refuse a window side the model cannot take (before anything trains)."""
-    multiple, size = input_multiple(build(name, protocol)), protocol.windows.size
+def check_model(name: str, protocol: Protocol) -> None:
+    """Refuse, before anything trains or is written, a model that cannot take the protocol's windows:
+    a window side it says it cannot divide, or an output that is not one logit per window pixel."""
+    model = build(name, protocol)
+    multiple, size = input_multiple(model), protocol.windows.size
     if size % multiple:
         raise ModelError(
             f"model {name!r} needs window sides divisible by {multiple}; the protocol's [windows] size is {size}"
         )
+    check_output(name, model, protocol.input.count, size)
