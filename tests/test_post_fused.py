@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ichbench import post
 from ichbench.evaluation.metrics import slice_counts
-from ichbench.inference.morph_torch import binarize_torch
 
 
 def lesions(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
@@ -168,19 +166,6 @@ def test_fused_batch_threads_and_gaussian_weighting_match_the_unfused_path() -> 
         expected = post.binarize(prob, 0.5, 10, 5)
         got = post.stitch_binarize(patches, corners, (200, 200), 0.5, 10, 5, weighting, threads=3)
         np.testing.assert_array_equal(got, expected)
-
-
-@pytest.mark.parametrize("k", range(16))
-def test_torch_morphology_is_bit_exact_with_the_cpp_one(k: int) -> None:
-    rng = np.random.default_rng(100 + k)
-    for shape in ((64, 64), (61, 90)):
-        prob = np.stack([lesions(rng, 1, max(shape))[0][: shape[0], : shape[1]] for _ in range(2)])
-        prob = np.ascontiguousarray(prob)
-        for close, open_ in ((k, 0), (0, k), (k, k // 2 + 1)):
-            expected = post.binarize(prob, 0.4, close, open_)
-            got = binarize_torch(torch.from_numpy(prob), 0.4, close, open_)
-            assert got.dtype == torch.uint8
-            np.testing.assert_array_equal(got.numpy(), expected)
 
 
 def test_bad_input_is_a_clear_value_error() -> None:
