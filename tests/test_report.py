@@ -173,3 +173,19 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
         assert (ARTIFACTS / "report.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_a_report_without_saved_masks_says_so_instead_of_drawing_truth_alone(report: Path) -> None:
+    counts_only = report / "r1-counts"
+    shutil.copytree(report / "r1", counts_only)
+    for masks in counts_only.glob("jobs/*/fold*/predictions.npz"):
+        masks.unlink()  # what an evidence folder holds: counts, no masks
+    exe = Path(sys.executable).parent / "ichbench"
+    env = dict(os.environ, ICHBENCH_CACHE=str(report / "cache"))
+    proc = subprocess.run(
+        [str(exe), "report", "r1-counts", "--out", "rep-counts"], cwd=report, capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not list((report / "rep-counts" / "images").glob("case*.png"))
+    assert "No case figures" in (report / "rep-counts" / "report.html").read_text()
+    assert "No case figures" in (report / "rep-counts" / "report.md").read_text()

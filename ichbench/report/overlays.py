@@ -78,7 +78,8 @@ def render_case(case: Case, dataset: Dataset, run_dirs: dict[str, Path], models:
                     (c.start, r.start), c.stop - c.start, r.stop - r.start, fill=False, edgecolor="yellow", linewidth=1
                 )
             )
-        ax.set_title(title if crop is None else f"{title} (crop)")
+        # A model whose job saved no masks is said to have none: a panel never passes truth off as its output.
+        ax.set_title(title if crop is None else f"{title} (crop)" if pred is not None else f"{title}: no saved masks")
     fig.suptitle(f"subject {case.subject}, slice {case.slice}: {case.label}")
     fig.tight_layout()
     return png(fig)
@@ -101,6 +102,11 @@ def crop_box(masks: list[np.ndarray], shape: tuple[int, int], margin: float = 0.
     top = int(min(max(round(cy - side / 2), 0), h - side))
     left = int(min(max(round(cx - side / 2), 0), w - side))
     return slice(top, top + side), slice(left, left + side)
+
+
+def has_predictions(run_dir: Path, model: str) -> bool:
+    """Whether any job of the model saved its masks (a run does; an evidence folder keeps counts only)."""
+    return any((Path(run_dir) / "jobs" / model).glob("fold*/predictions.npz"))
 
 
 def _prediction(run_dir: Path, model: str, case: Case, z: int) -> np.ndarray | None:

@@ -30,6 +30,12 @@ def cell(metric: Metric, value: float, ci: tuple[float, float] | None = None) ->
     return text
 
 
+NO_CASES = (
+    "No case figures: they draw each model's predicted masks, which a run saves per job (predictions.npz) and "
+    "evidence folders do not keep. Make the report from the run directories to see them."
+)
+
+
 def header(runs: Runs) -> list[str]:
     """Protocol, data set, device, versions, dates, attribution."""
     m = runs.meta
@@ -100,6 +106,7 @@ def html_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figures:
         "<h2>Paired Wilcoxon signed-rank tests</h2><p>Per-subject Dice, Holm-adjusted p-values.</p>",
         pvalues.to_html(na_rep="-", float_format=lambda v: f"{v:.3g}", border=0, table_id="wilcoxon"),
         *(_img(name, title, data) for name, (title, data) in figures.items()),
+        "" if any(n.startswith("case") for n in figures) else f"<h2>Cases</h2><p id='no-cases'>{NO_CASES}</p>",
         "<details id='subjects'><summary>Per-subject Dice (paper definition), subjects with hemorrhage</summary>",
         subject_table(runs).to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.3f}", border=0),
         "</details></body></html>",
@@ -135,4 +142,6 @@ def markdown_page(runs: Runs, results: pd.DataFrame, pvalues: pd.DataFrame, figu
     lines.append("")
     for name, (title, _) in figures.items():
         lines += [f"## {title}", "", f"![{name}](images/{name}.png)", ""]
+    if not any(n.startswith("case") for n in figures):
+        lines += ["## Cases", "", NO_CASES, ""]
     return "\n".join(lines)

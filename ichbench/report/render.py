@@ -107,6 +107,8 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
         plots.subtype_breakdown(runs.per_slice, runs.models, min_px)[0],
     )
     dataset = load_run_dataset(runs)
+    if not any(overlays.has_predictions(runs.run_of[m], m) for m in runs.models):
+        dataset = None  # no masks to draw: the page says so (page.NO_CASES) rather than draw truth alone
     if dataset is not None:
         summary = {m: runs.per_subject[runs.per_subject.model == m]["dice_paper"].mean() for m in runs.models}
         reference = max(summary, key=lambda m: -1 if math.isnan(summary[m]) else summary[m])
