@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ichbench.data.load import load_dataset
-from ichbench.data.phantom_write import write_phantom
+from ichbench.data.phantom.write import write_phantom
 from ichbench.training.windows import WindowSampler, WindowSet
 
 BATCH, SIZE = 32, 160

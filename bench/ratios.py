@@ -4,7 +4,12 @@
     python bench/ratios.py [RESULTS.json]    (default: the newest file under .asv/results)
 
 Every ratio names its baseline: `speedup` is baseline time / measured time (higher is better),
-`of floor` is measured time / floor time (lower is better, 1 is the floor itself).
+`of floor` is measured time / floor time (lower is better, 1 is the floor itself), `cost` is measured
+time / baseline time for more work against less (lower is better).
+
+A ratio needs repeated samples: a timing asv took once (`asv run --quick`) is noise, so a ratio built
+on one is printed as such and the script exits 1. A threads ratio above its thread count is flagged
+as impossible, whatever the samples.
 """
 
 from __future__ import annotations
@@ -74,13 +79,13 @@ RATIOS = [
         "9-threshold curve vs 1 threshold, random windows",
         "bench_post.Fused.time_curve_9(random)",
         "bench_post.Fused.time_curve_1(random)",
-        "of floor",
+        "cost",
     ),
     (
         "9-threshold curve vs 1 threshold, lesion windows",
         "bench_post.Fused.time_curve_9(lesions)",
         "bench_post.Fused.time_curve_1(lesions)",
-        "of floor",
+        "cost",
     ),
     (
         "stitching: ichbench vs MONAI's SlidingWindowInferer",
@@ -92,30 +97,45 @@ RATIOS = [
 ]
 
 
-def timings(path: Path) -> dict[str, float]:
-    """Benchmark name (with its parameter, if any) -> seconds, from an asv results file."""
+THREADS = {"post: 500 slices, 2 threads vs 1": 2, "post: 500 slices fused, 2 threads vs 1": 2}
+
+
+def timings(path: Path) -> tuple[dict[str, float], set[str]]:
+    """Benchmark name (with its parameter, if any) -> seconds, and the names asv timed only once."""
     doc = json.loads(path.read_text())
     column = {name: i for i, name in enumerate(doc["result_columns"])}
     out: dict[str, float] = {}
+    single: set[str] = set()
     for name, entry in doc["results"].items():
         values, params = entry[column["result"]], entry[column["params"]]
-        if not params:
-            out[name] = values[0]
-            continue
-        for param, value in zip(params[0], values):  # one parameter axis is all ichbench's benchmarks use
-            out[f"{name}({param.strip(chr(39))})"] = value
-    return out
+        repeats = _field(entry, column, "stats_repeat") or [None] * len(values)
+        keys = [name] if not params else [f"{name}({p.strip(chr(39))})" for p in params[0]]
+        for key, value, repeat in zip(keys, values, repeats):  # one parameter axis is all ichbench's benchmarks use
+            out[key] = value
+            if not repeat or repeat <= 1:
+                single.add(key)
+    return out, single
 
 
-def ratios(times: dict[str, float]) -> list[tuple[str, float | None, str]]:
-    """(what, ratio or None when a timing is missing, kind) for every ratio of RATIOS."""
+def _field(entry: list, column: dict[str, int], name: str) -> list | None:
+    """An optional column of a results row (asv drops trailing empty ones)."""
+    i = column.get(name)
+    return entry[i] if i is not None and i < len(entry) else None
+
+
+def ratios(times: dict[str, float], single: set[str] = frozenset()) -> list[tuple[str, float | None, str, str]]:
+    """(what, ratio or None when a timing is missing, kind, warning) for every ratio of RATIOS."""
     rows = []
     for what, measured, baseline, kind in RATIOS:
         a, b = times.get(measured), times.get(baseline)
         if a is None or b is None:
-            rows.append((what, None, kind))
-        else:
-            rows.append((what, b / a if kind == "speedup" else a / b, kind))
+            rows.append((what, None, kind, ""))
+            continue
+        value = b / a if kind == "speedup" else a / b
+        warning = "single sample: not a measurement" if {measured, baseline} & single else ""
+        if what in THREADS and value > THREADS[what]:
+            warning = f"impossible on {THREADS[what]} threads: noise"
+        rows.append((what, value, kind, warning))
     return rows
 
 
@@ -128,11 +148,16 @@ def newest(results: Path = Path(".asv/results")) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """Print the ratios as a Markdown table."""
+    """Print the ratios as a Markdown table; exit 1 when any rests on a single sample or is impossible."""
     path = Path(argv[0]) if argv else newest()
     print(f"ratios from {path}\n\n| ratio | value |\n| --- | --- |")
-    for what, value, kind in ratios(timings(path)):
-        print(f"| {what} | {'not measured' if value is None else f'{value:.2f}x ({kind})'} |")
+    rows = ratios(*timings(path))
+    for what, value, kind, warning in rows:
+        text = "not measured" if value is None else f"{value:.2f}x ({kind})"
+        print(f"| {what} | {text}{f' **{warning}**' if warning else ''} |")
+    if any(warning for *_, warning in rows):
+        print("\nSome ratios are not measurements (see above): rerun asv without --quick.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ichbench.data.phantom_write import write_phantom
+from ichbench.data.phantom.write import write_phantom
 
 # Property-based tests (the fuzzing ones use these as they are) stay bounded and reproducible in CI:
 # derandomized, a fixed number of examples, a per-example deadline.
@@ -49,6 +49,21 @@ detection_pixels = 4
 [models.resunet]
 width = 8
 """
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--all", action="store_true", help="run the slow tests too (CI does; plain pytest does not)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`pytest` alone is the fast lane: tests marked slow run with `-m slow` or `--all`."""
+    if config.getoption("--all"):
+        if config.option.markexpr:
+            raise pytest.UsageError("--all runs every test; it does not combine with -m")
+        return
+    if not config.option.markexpr:
+        config.option.markexpr = "not slow"
+
 
 REAL_DATA = Path(os.environ.get("ICHBENCH_CTICH", Path(__file__).resolve().parents[2] / "shared" / "ctich-1.0.0"))
 

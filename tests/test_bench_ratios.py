@@ -1,4 +1,4 @@
-"""bench/ratios.py reads asv's results format and names its baselines."""
+"""bench/ratios.py: ratios against named baselines, and no ratio passed off from a single sample."""
 
 from __future__ import annotations
 
@@ -8,31 +8,49 @@ from pathlib import Path
 
 import pytest
 
-RATIOS = Path(__file__).resolve().parents[1] / "bench" / "ratios.py"
+SPEC = importlib.util.spec_from_file_location("ratios", Path(__file__).resolve().parents[1] / "bench" / "ratios.py")
+ratios = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(ratios)
+
+COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b",
+           "stats_q_25", "stats_q_75", "stats_number", "stats_repeat"]  # fmt: skip
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("ratios", RATIOS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _results(tmp_path: Path, repeat: int) -> Path:
+    def row(values: list[float], params: list | None = None) -> list:
+        n = len(values)
+        return [values, params or [], "v", 0, 1.0, values, values, values, values, [1] * n, [repeat] * n]
 
-
-def test_ratios_from_an_asv_results_file(tmp_path: Path) -> None:
-    columns = ["result", "params", "version", "started_at", "duration"]
-    results = {
-        "bench_post.OneSlice.time_ichbench": [[0.0002], [], "v", 0, 1.0],
-        "bench_post.OneSlice.time_paper_stack": [[0.0010], [], "v", 0, 1.0],
-        "bench_post.OneSlice.time_floor_read_once": [[0.0001], [], "v", 0, 1.0],
-        "bench_post.Batch.time_stitch_binarize": [[0.4, 0.2], [["1", "2"]], "v", 0, 1.0],
+    doc = {
+        "result_columns": COLUMNS,
+        "results": {
+            "bench_post.OneSlice.time_ichbench": row([1e-3]),
+            "bench_post.OneSlice.time_paper_stack": row([4e-3]),
+            "bench_post.Fused.time_curve_9": row([1.6e-3, 1.5e-3], [["'random'", "'lesions'"]]),
+            "bench_post.Fused.time_curve_1": row([1e-3, 1e-3], [["'random'", "'lesions'"]]),
+            "bench_post.Batch.time_stitch_binarize": row([0.8, 0.1], [["1", "2"]]),
+        },
     }
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"result_columns": columns, "results": results}))
-    ratios = _module()
-    times = ratios.timings(path)
-    assert times["bench_post.Batch.time_stitch_binarize(2)"] == 0.2
-    got = {what: value for what, value, _ in ratios.ratios(times)}
-    assert got["post: ichbench vs the paper's numpy + OpenCV stack"] == pytest.approx(5.0)
-    assert got["post: ichbench vs reading the windows once"] == pytest.approx(2.0)
-    assert got["post: 500 slices, 2 threads vs 1"] == pytest.approx(2.0)
-    assert got["data: sampler vs a numpy copy of the same bytes"] is None  # not in this file
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_ratios_name_their_baseline_and_flag_what_cannot_be(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = {
+        what: (value, kind, warning)
+        for what, value, kind, warning in ratios.ratios(*ratios.timings(_results(tmp_path, 10)))
+    }
+    assert rows["post: ichbench vs the paper's numpy + OpenCV stack"] == (pytest.approx(4.0), "speedup", "")
+    assert rows["9-threshold curve vs 1 threshold, random windows"] == (pytest.approx(1.6), "cost", "")
+    value, _, warning = rows["post: 500 slices, 2 threads vs 1"]
+    assert value == pytest.approx(8.0) and "impossible on 2 threads" in warning  # 8x from 2 threads is noise
+    assert ratios.main([str(_results(tmp_path, 10))]) == 1
+
+
+def test_a_single_sample_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _results(tmp_path, 1)  # what `asv run --quick` records
+    rows = ratios.ratios(*ratios.timings(path))
+    assert all(w == "single sample: not a measurement" or "impossible" in w for _, v, _, w in rows if v is not None)
+    assert ratios.main([str(path)]) == 1
+    assert "rerun asv without --quick" in capsys.readouterr().err

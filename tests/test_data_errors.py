@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from ichbench.data.imageio import write_gray
+from ichbench.data.readers.imageio import write_gray
 
 
 def _csv(root: Path) -> Path:

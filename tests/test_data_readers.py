@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from ichbench.data import LABELS, load_dataset, window_hu
-from ichbench.data.imageio import slices_to_volume, volume_to_slices, write_gray
-from ichbench.data.phantom_write import generate
+from ichbench.data.phantom.write import generate
+from ichbench.data.readers.imageio import slices_to_volume, volume_to_slices, write_gray
 
 NO_HEM = LABELS.index("No_Hemorrhage")
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ichbench.data.imageio import volume_to_slices, write_gray
-from ichbench.data.phantom_write import write_phantom
+from ichbench.data.phantom.write import write_phantom
+from ichbench.data.readers.imageio import volume_to_slices, write_gray
 
 pytestmark = pytest.mark.slow  # each test calls the CLI several times (a second or two of torch import each)
 

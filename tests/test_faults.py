@@ -38,6 +38,7 @@ def _limited(bytes_: int):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (bytes_, bytes_))
 
 
+@pytest.mark.slow
 def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded(tmp_path: Path, cli, tiny_protocol):
     tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=3)
     args = ("run", "--models", "resunet", "--jobs", "resunet:0", "--protocol", tiny, "--out", "r", "--no-leaderboard")
@@ -74,6 +75,7 @@ def test_a_failed_write_keeps_the_files_and_a_damaged_checkpoint_is_never_loaded
     assert len(pd.read_csv(tmp_path / "r" / "history.csv")) == 3
 
 
+@pytest.mark.slow
 def test_a_failed_leaderboard_append_leaves_no_row_and_resume_appends_it(tmp_path: Path, cli, tiny_protocol) -> None:
     tiny = tiny_protocol(tmp_path / "tiny.toml")
     board = tmp_path / "lb"

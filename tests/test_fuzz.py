@@ -80,7 +80,7 @@ def test_protocol_parser(text: str) -> None:
 
 @given(data=junk | st.text(max_size=500).map(str.encode), header=st.booleans())
 def test_diagnosis_csv(tmp_path: Path, data: bytes, header: bool) -> None:
-    from ichbench.data.diagnosis import read_diagnosis
+    from ichbench.data.readers.diagnosis import read_diagnosis
 
     path = tmp_path / "hemorrhage_diagnosis.csv"
     prefix = (
@@ -96,7 +96,7 @@ def test_diagnosis_csv(tmp_path: Path, data: bytes, header: bool) -> None:
 
 @given(data=junk | st.text(max_size=500).map(str.encode))
 def test_folder_manifest(tmp_path: Path, data: bytes) -> None:
-    from ichbench.data.folder import read_folder
+    from ichbench.data.readers.folder import read_folder
 
     root = tmp_path / "set"
     shutil.rmtree(root, ignore_errors=True)
@@ -112,7 +112,7 @@ def test_folder_manifest(tmp_path: Path, data: bytes) -> None:
 @pytest.fixture(scope="module")
 def real_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """A valid JPG slice and NIfTI volume to damage."""
-    from ichbench.data.imageio import write_gray
+    from ichbench.data.readers.imageio import write_gray
 
     folder = tmp_path_factory.mktemp("valid")
     write_gray(folder / "a.jpg", (np.arange(64 * 64) % 251).reshape(64, 64).astype(np.uint8))
@@ -136,7 +136,7 @@ def damaged(draw: st.DrawFn, valid: bytes) -> bytes:
 
 @given(data=st.data())
 def test_image_reader(tmp_path: Path, real_files: dict[str, bytes], data: st.DataObject) -> None:
-    from ichbench.data.imageio import read_gray
+    from ichbench.data.readers.imageio import read_gray
 
     path = tmp_path / "slice.jpg"
     path.write_bytes(data.draw(damaged(real_files["jpg"])))
@@ -156,7 +156,7 @@ nifti_arrays = st.builds(
 
 @given(data=st.data())
 def test_nifti_reader(tmp_path: Path, real_files: dict[str, bytes], data: st.DataObject) -> None:
-    from ichbench.data.imageio import read_nifti
+    from ichbench.data.readers.imageio import read_nifti
 
     path = tmp_path / "volume.nii.gz"
     array = None

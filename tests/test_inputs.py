@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from ichbench.data import Subject, load_dataset, window_hu
-from ichbench.data.imageio import volume_to_slices
 from ichbench.data.inputs import WINDOWS, subject_input
+from ichbench.data.readers.imageio import volume_to_slices
 from ichbench.errors import DataError, ProtocolError
 from ichbench.inference.infer import window_probs
 from ichbench.protocol import InputSpec, load_protocol, parse_protocol
@@ -128,7 +128,7 @@ def test_subdural_window_comes_from_hounsfield_units_or_a_clear_error(phantom_ni
 
 @pytest.mark.slow
 def test_a_25d_bone_window_protocol_trains_exports_and_predicts(tmp_path: Path, cli, tiny_protocol) -> None:
-    from ichbench.data.phantom_write import write_phantom
+    from ichbench.data.phantom.write import write_phantom
 
     proto = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
     proto.write_text(proto.read_text() + INPUT_25D)
@@ -141,7 +141,7 @@ def test_a_25d_bone_window_protocol_trains_exports_and_predicts(tmp_path: Path, 
     tables = sorted((tmp_path / "lb").glob("*.csv"))
     assert len(tables) == 2  # a different input is a different protocol hash: its own table
     assert all(list(pd.read_csv(t).model) == ["unet", "threshold"] for t in tables)
-    assert cli("leaderboard", "verify", "--dir", "lb").returncode == 0
+    assert cli("leaderboard", "verify", "--leaderboard", "lb").returncode == 0
     export = cli("export", "tiny", "--model", "unet", "--out", "bundle")
     assert export.returncode == 0, export.stderr
     meta = json.loads((tmp_path / "bundle" / "bundle.json").read_text())

@@ -48,11 +48,11 @@ def test_a_metric_added_to_the_table_reaches_csv_page_report_and_verify(
     assert "flagged share" in (tmp_path / "rep" / "report.html").read_text()
     assert "flagged share" in (tmp_path / "rep" / "report.md").read_text()
 
-    assert main(["leaderboard", "verify", "--dir", "lb"]) == 0
+    assert main(["leaderboard", "verify", "--leaderboard", "lb"]) == 0
     frame = pd.read_csv(table, dtype=str, keep_default_na=False)
     frame.loc[0, "flagged"] = "0.999"  # a row whose new metric no longer follows from its evidence
     frame.to_csv(table, index=False)
-    assert main(["leaderboard", "verify", "--dir", "lb"]) == 1
+    assert main(["leaderboard", "verify", "--leaderboard", "lb"]) == 1
 
 
 def test_every_metric_is_complete() -> None:

@@ -101,6 +101,7 @@ def test_pooled_ci_resamples_subjects() -> None:
     assert stats.pooled_ci(counts, "dice_global", seed=1) == pytest.approx((direct.low, direct.high))
 
 
+@pytest.mark.slow
 def test_report_files(report: Path) -> None:
     rep = report / "rep"
     for run in ("r1", "r2"):
@@ -122,6 +123,7 @@ def _chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
+@pytest.mark.slow
 def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     found = _chromium()
     if found is None:
@@ -175,6 +177,7 @@ def test_page_in_headless_chromium(report: Path, tmp_path: Path) -> None:
         driver.quit()
 
 
+@pytest.mark.slow
 def test_a_report_without_saved_masks_says_so_instead_of_drawing_truth_alone(report: Path) -> None:
     counts_only = report / "r1-counts"
     shutil.copytree(report / "r1", counts_only)

@@ -50,7 +50,7 @@ def test_run_writes_every_file_and_appends_to_the_leaderboard(tiny: Path, tmp_pa
     assert "## phantom / protocol `tiny`" in (tmp_path / "lb" / "README.md").read_text()
     fitted = json.loads((out / "jobs" / "threshold" / "fold0" / "result.json").read_text())["fitted"]
     assert 0 <= fitted["low"] <= fitted["high"] <= 255
-    shown = cli("leaderboard", "--dir", "lb", "--json")
+    shown = cli("leaderboard", "--leaderboard", "lb", "--json")
     (table,) = json.loads(shown.stdout).values()
     assert shown.returncode == 0 and [r["model"] for r in table] == [
         "threshold",

@@ -53,6 +53,7 @@ def test_a_held_directory_refuses_and_a_killed_holders_lock_is_taken_over(tmp_pa
     assert not (tmp_path / "run" / LOCK_NAME).exists()  # a clean release removes it
 
 
+@pytest.mark.slow
 def test_a_second_run_merge_or_export_on_a_run_in_progress_refuses(tmp_path: Path, cli, tiny_protocol) -> None:
     tiny = tiny_protocol(tmp_path / "tiny.toml", epochs=200)
     exe = Path(sys.executable).parent / "ichbench"

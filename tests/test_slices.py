@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import ichbench.benchmark.plan as plan_module
 from ichbench.benchmark.plan import forward_gflop, plan, window_counts
-from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.phantom.dataset import phantom_dataset
 from ichbench.data.splits import make_splits
 from ichbench.evaluation.metrics import value_columns
 from ichbench.models.registry import create_model

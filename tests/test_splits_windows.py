@@ -126,7 +126,7 @@ def test_affine_ranges_follow_keras() -> None:
 
 
 def test_phantom_has_negative_subjects_and_blood_in_band(phantom_jpg: Path) -> None:
-    from ichbench.data.phantom_write import generate
+    from ichbench.data.phantom.write import generate
 
     vols = generate(10, 8, 128, seed=0)
     negatives = sum(not v.mask.any() for v in vols)

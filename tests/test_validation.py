@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ichbench.data.dataset import LABELS, Dataset, Subject
-from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.phantom.dataset import phantom_dataset
 from ichbench.data.splits import make_splits
 from ichbench.protocol import load_protocol
 from ichbench.training.train import train

@@ -59,7 +59,7 @@ def test_list_shows_variants_with_their_base(tmp_path: Path, cli, tiny_protocol)
 def test_a_timm_encoder_variant_and_nnunet_train_write_their_own_rows_export_and_predict(
     tmp_path: Path, cli, tiny_protocol
 ) -> None:
-    from ichbench.data.phantom_write import write_phantom
+    from ichbench.data.phantom.write import write_phantom
 
     proto = tiny_protocol(tmp_path / "tiny.toml", epochs=1)
     proto.write_text(proto.read_text() + VARIANT)
@@ -68,7 +68,7 @@ def test_a_timm_encoder_variant_and_nnunet_train_write_their_own_rows_export_and
     assert run.returncode == 0, run.stderr
     table = pd.read_csv(next((tmp_path / "lb").glob("*.csv")))
     assert list(table.model) == models.split(",") and table.params[0] == 5_773_193
-    assert cli("leaderboard", "verify", "--dir", "lb").returncode == 0
+    assert cli("leaderboard", "verify", "--leaderboard", "lb").returncode == 0
     export = cli("export", "r", "--model", "unet-convnext", "--out", "bundle")
     assert export.returncode == 0, export.stderr
     meta = json.loads((tmp_path / "bundle" / "bundle.json").read_text())

@@ -34,7 +34,7 @@ def test_rows_keep_their_evidence_and_verify(board: Path, cli) -> None:
         assert len(list(folder.glob(f"jobs/{row['model']}/fold*/result.json.gz"))) == 2
         assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 300_000
         assert len(row["evidence_sha256"]) == 64
-    done = cli("leaderboard", "verify", "--dir", board, "--json")
+    done = cli("leaderboard", "verify", "--leaderboard", board, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [c["status"] for c in json.loads(done.stdout)] == ["ok", "ok"]
 
@@ -46,7 +46,7 @@ def _rewrite_result(path: Path, change) -> None:
 
 
 def _statuses(cli, board: Path) -> tuple[int, list[dict]]:
-    done = cli("leaderboard", "verify", "--dir", board, "--json")
+    done = cli("leaderboard", "verify", "--leaderboard", board, "--json")
     return done.returncode, json.loads(done.stdout)
 
 
@@ -112,7 +112,7 @@ def test_attach_gives_old_rows_evidence_or_marks_them(board: Path, cli, tmp_path
     old = frame.drop(columns=["evidence", "evidence_sha256"])  # a table from before rows kept evidence
     old.loc[1, "run"] = "gone"
     old.to_csv(path, index=False)
-    done = cli("leaderboard", "attach", "--dir", board, "--json")  # row 0's run directory "r" still exists
+    done = cli("leaderboard", "attach", "--leaderboard", board, "--json")  # row 0's run directory "r" still exists
     assert done.returncode == 0, done.stdout + done.stderr
     checks = json.loads(done.stdout)
     assert [c["status"] for c in checks] == ["ok", "unverifiable"]
@@ -120,7 +120,7 @@ def test_attach_gives_old_rows_evidence_or_marks_them(board: Path, cli, tmp_path
     after = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert after.drop(columns=["evidence", "evidence_sha256"]).equals(old)  # nothing else rewritten
     assert "unverifiable" in (board / "README.md").read_text()
-    done = cli("leaderboard", "verify", "--dir", board)
+    done = cli("leaderboard", "verify", "--leaderboard", board)
     assert done.returncode == 0 and "1 verified, 1 unverifiable, 0 failed" in done.stdout
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.benchmark.outputs import evidence_source, leaderboard_rows, write_outputs
+from ichbench.benchmark.outputs import evidence_source, leaderboard_rows, write_run_files
 from ichbench.data.protocol_data import protocol_dataset
 from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
@@ -46,7 +46,7 @@ def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bo
         "per_subject": scores.per_subject,
         "seconds": time.perf_counter() - start,
     }
-    summary = write_outputs(out, [result], bundle.protocol)
+    summary = write_run_files(out, [result], bundle.protocol)
     atomic_save(out / "predictions.npz", lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
     meta = {
         "protocol": bundle.protocol.name,

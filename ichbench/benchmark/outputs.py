@@ -26,7 +26,7 @@ def finish(
     out: Path, results: list[dict], protocol: Protocol, meta: dict, board: Path | None, folds: int
 ) -> pd.DataFrame:
     """Write the CSVs of every finished job; models with all `folds` folds get leaderboard rows."""
-    summary = write_outputs(out, results, protocol)
+    summary = write_run_files(out, results, protocol)
     complete = summary[summary["folds"] == folds]
     rows = leaderboard_rows(complete, meta, board, out)
     atomic_write_text(out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
@@ -42,7 +42,7 @@ def evidence_source(out: Path, results: list[dict], protocol: Protocol, meta: di
     return Source(results, protocol.to_toml(), meta, splits.read_bytes() if splits.is_file() else None)
 
 
-def write_outputs(out: Path, results: list[dict], protocol: Protocol) -> pd.DataFrame:
+def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.DataFrame:
     """per_slice.csv, per_subject.csv, history.csv and summary.csv from the job results."""
     per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
     per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])

@@ -24,7 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="show (default); verify: recompute every row from its evidence, exit 1 on any difference; "
         "attach: give rows without evidence theirs (from --from or their run directory) or mark them unverifiable",
     )
-    board.add_argument("--dir", type=Path, default=None, help="leaderboard folder (default: --where)")
+    board.add_argument(
+        "--leaderboard",
+        "--dir",  # the older spelling; --leaderboard is what run, merge and evaluate take
+        dest="dir",
+        type=Path,
+        default=None,
+        help="leaderboard folder (default: --where)",
+    )
     board.add_argument("--where", action="store_true", help="print the default leaderboard folder and exit")
     board.add_argument("--json", action="store_true")
     board.add_argument("--render", action="store_true", help="rewrite the folder's README.md from its CSVs")

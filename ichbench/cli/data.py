@@ -73,7 +73,7 @@ def print_summary(summary: dict) -> None:
 
 def cmd_phantom(args: argparse.Namespace) -> int:
     """Write a phantom data set."""
-    from ichbench.data.phantom_write import write_phantom
+    from ichbench.data.phantom.write import write_phantom
 
     out = write_phantom(args.out, args.subjects, args.slices, args.size, args.seed, args.layout)
     print(f"wrote phantom ({args.layout}, {args.subjects} subjects x {args.slices} slices, {args.size} px) to {out}")

@@ -61,7 +61,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from ichbench.environment import resolve_device
     from ichbench.inference.bundle import load_bundle
-    from ichbench.inference.predict import predict_scan, summarize_mask, write_outputs
+    from ichbench.inference.predict import predict_scan, summarize_mask, write_prediction
     from ichbench.inference.scan import read_scan
 
     device = resolve_device(args.device)
@@ -72,7 +72,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     summary.update(
         {"input": str(args.input), "bundle": str(args.bundle), "model": bundle.name, "ensemble": args.ensemble}
     )
-    write_outputs(args.out, scan, mask, summary, per_slice)
+    write_prediction(args.out, scan, mask, summary, per_slice)
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -93,7 +93,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Copy a run's evidence."""
-    from ichbench.benchmark.evidence import export_evidence
+    from ichbench.benchmark.export import export_evidence
 
     written = export_evidence(args.run, args.out)
     print(f"{len(written)} job(s) written to {args.out}" + (f": {', '.join(written)}" if written else ""))

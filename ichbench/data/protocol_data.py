@@ -8,7 +8,7 @@ from pathlib import Path
 from ichbench.data.dataset import Dataset
 from ichbench.data.inputs import EXTRA
 from ichbench.data.load import load_dataset
-from ichbench.data.phantom_data import phantom_dataset
+from ichbench.data.phantom.dataset import phantom_dataset
 from ichbench.protocol import Protocol
 
 

@@ -69,7 +69,7 @@ def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None)
     return summary, per_slice
 
 
-def write_outputs(out: Path, scan: Scan, mask: np.ndarray, summary: dict, per_slice: pd.DataFrame) -> None:
+def write_prediction(out: Path, scan: Scan, mask: np.ndarray, summary: dict, per_slice: pd.DataFrame) -> None:
     """mask.nii.gz (the input's geometry), overlays/slice_NNN.png, summary.json and summary.csv."""
     out.mkdir(parents=True, exist_ok=True)
     header = scan.header.copy() if scan.header is not None else None

@@ -11,7 +11,7 @@ import pandas as pd
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
 from ichbench.evaluation.metrics import names, summarize
 from ichbench.leaderboard import PUBLISHED
-from ichbench.report import overlays, page, plots, stats
+from ichbench.report import document, overlays, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
 from ichbench.runlock import hold
 
@@ -34,13 +34,13 @@ def _build(runs: Runs, out: Path) -> Path:
         ),
         **_figures(runs, min_px),
     }
-    html_text = page.html_page(runs, results, pvalues, figures)
+    html_text = document.html_page(runs, results, pvalues, figures)
     atomic_write_text(out / "report.html", html_text)
     images = out / "images"
     images.mkdir(exist_ok=True)
     for name, (_, data) in figures.items():
         atomic_write_bytes(images / f"{name}.png", data)
-    atomic_write_text(out / "report.md", page.markdown_page(runs, results, pvalues, figures))
+    atomic_write_text(out / "report.md", document.markdown_page(runs, results, pvalues, figures))
     return out / "report.html"
 
 
@@ -108,7 +108,7 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
     )
     dataset = load_run_dataset(runs)
     if not any(overlays.has_predictions(runs.run_of[m], m) for m in runs.models):
-        dataset = None  # no masks to draw: the page says so (page.NO_CASES) rather than draw truth alone
+        dataset = None  # no masks to draw: the page says so (document.NO_CASES) rather than draw truth alone
     if dataset is not None:
         summary = {m: runs.per_subject[runs.per_subject.model == m]["dice_paper"].mean() for m in runs.models}
         reference = max(summary, key=lambda m: -1 if math.isnan(summary[m]) else summary[m])

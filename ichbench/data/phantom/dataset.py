@@ -10,8 +10,8 @@ from filelock import FileLock
 from ichbench.data.cache import default_cache_dir
 from ichbench.data.dataset import Dataset
 from ichbench.data.load import load_dataset
-from ichbench.data.phantom import VERSION
-from ichbench.data.phantom_write import write_phantom
+from ichbench.data.phantom.volume import VERSION
+from ichbench.data.phantom.write import write_phantom
 
 
 def phantom_dataset(

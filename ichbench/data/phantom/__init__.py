@@ -1,0 +1,2 @@
+"""The built-in phantom: synthetic head CT in the real releases' layouts (volume), written to disk
+(write), or made in memory as a protocol's data set (dataset)."""
