@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ichbench import leaderboard
 from ichbench.evaluation.metrics import names, value_columns
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _row(
@@ -162,3 +166,23 @@ def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tm
     pd.testing.assert_frame_equal(after.loc[:0, old_columns], before[old_columns], check_dtype=False)
     assert math.isnan(after.loc[0, "sensitivity_original"])  # never measured
     assert after.loc[1, "sensitivity_original"] == 0.5
+
+
+def test_tables_fit_80_columns_with_every_dice_whole(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from ichbench.cli.tables import print_results
+
+    monkeypatch.setenv("COLUMNS", "80")
+    names = ["nnunet-2d-resenc", "threshold-fixed", "unetplusplus"]
+    frame = pd.DataFrame([{**_row(n, dice=0.123456 + i / 10), "wall_s": 1234.5} for i, n in enumerate(names)])
+    print_results(frame, "results", extra=["wall_s"])
+    out = capsys.readouterr().out
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    for i, name in enumerate(names):
+        assert re.search(rf"{name}\s+{0.123456 + i / 10:.3f}\s", out), out
+
+
+def test_leaderboard_prints_the_committed_tables_at_80_columns(cli) -> None:
+    shown = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", env={"COLUMNS": "80"})
+    assert shown.returncode == 0, shown.stderr
+    assert "…" not in shown.stdout and max(len(line) for line in shown.stdout.splitlines()) <= 80
+    assert re.search(r"resunet\s+0\.\d{3}\s", shown.stdout)

@@ -159,7 +159,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"models": rows, "broken": broken}))
         return 0
-    table = Table(title="ichbench models")
+    caption = (
+        f"parameters as built under protocol {protocol.name!r}"
+        if protocol
+        else "parameters at the factories' defaults; --protocol P shows them as a protocol builds them"
+    )
+    table = Table(title="ichbench models", caption=caption)
     for c in ("name", "parameters", "source", "target"):
         table.add_column(c)
     for r in rows:
