@@ -10,8 +10,8 @@ import nibabel as nib
 import numpy as np
 
 from ichbench.data.dataset import window_hu
-from ichbench.data.readers.imageio import is_nifti, read_gray, read_nifti, slices_to_volume, volume_to_slices
 from ichbench.data.inputs import EXTRA, InputSpec, assemble, hu_planes
+from ichbench.data.readers.imageio import is_nifti, read_gray, read_nifti, slices_to_volume, volume_to_slices
 from ichbench.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

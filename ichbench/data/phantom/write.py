@@ -11,11 +11,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from ichbench.data.readers import ctich_jpg, ctich_nifti
 from ichbench.data.dataset import BONE_WINDOW, window_hu
+from ichbench.data.phantom.volume import NEGATIVE_FRACTION, VERSION, Volume, make_volume
+from ichbench.data.readers import ctich_jpg, ctich_nifti
 from ichbench.data.readers.diagnosis import write_diagnosis
 from ichbench.data.readers.imageio import slices_to_volume, write_gray
-from ichbench.data.phantom.volume import NEGATIVE_FRACTION, VERSION, Volume, make_volume
 from ichbench.errors import DataError
 
 PHANTOM_LAYOUTS = ("jpg", "nifti")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ichbench.data.dataset import LABELS, Subject
+from ichbench.data.readers import Reader
 from ichbench.data.readers.diagnosis import read_diagnosis
 from ichbench.data.readers.imageio import read_gray
-from ichbench.data.readers import Reader
 from ichbench.errors import DataError
 
 CSV_NAME = "hemorrhage_diagnosis.csv"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from ichbench.data.dataset import LABELS, Subject, window_hu
-from ichbench.data.readers.diagnosis import read_diagnosis
-from ichbench.data.readers.imageio import NIFTI_SUFFIXES, read_nifti, volume_to_slices
 from ichbench.data.inputs import extra_windows, hu_planes
 from ichbench.data.readers import Reader
+from ichbench.data.readers.diagnosis import read_diagnosis
+from ichbench.data.readers.imageio import NIFTI_SUFFIXES, read_nifti, volume_to_slices
 from ichbench.errors import DataError
 
 CSV_NAME = "hemorrhage_diagnosis_raw_ct.csv"

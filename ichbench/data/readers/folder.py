@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ichbench.data.dataset import LABELS, Subject, window_hu
-from ichbench.data.readers.imageio import is_nifti, read_gray, read_nifti
 from ichbench.data.readers import Reader
+from ichbench.data.readers.imageio import is_nifti, read_gray, read_nifti
 from ichbench.errors import DataError
 
 MANIFEST = "manifest.csv"
