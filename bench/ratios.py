@@ -14,6 +14,7 @@ as impossible, whatever the samples.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -94,6 +95,17 @@ RATIOS = [
         "speedup",
     ),
     # fmt: on
+    *(
+        (
+            f"{what}: {m} at {w} px vs plain fp32 torch",
+            f"bench_train.{c}.time_ichbench_{t}({m}, {w})",
+            f"bench_train.{c}.time_plain_fp32_{t}({m}, {w})",
+            "speedup",
+        )
+        for what, c, t in (("training step", "TrainStep", "step"), ("inference", "InferWindows", "forward"))
+        for m in ("unet", "resunet", "nnunet-2d")
+        for w in ("64", "160")
+    ),  # fmt: skip
 ]
 
 
@@ -109,8 +121,10 @@ def timings(path: Path) -> tuple[dict[str, float], set[str]]:
     for name, entry in doc["results"].items():
         values, params = entry[column["result"]], entry[column["params"]]
         repeats = _field(entry, column, "stats_repeat") or [None] * len(values)
-        keys = [name] if not params else [f"{name}({p.strip(chr(39))})" for p in params[0]]
-        for key, value, repeat in zip(keys, values, repeats):  # one parameter axis is all ichbench's benchmarks use
+        # asv flattens several parameter axes in itertools.product order: NAME(a, b).
+        combos = itertools.product(*[[p.strip(chr(39)) for p in axis] for axis in params])
+        keys = [name] if not params else [f"{name}({', '.join(c)})" for c in combos]
+        for key, value, repeat in zip(keys, values, repeats):
             out[key] = value
             if not repeat or repeat <= 1:
                 single.add(key)

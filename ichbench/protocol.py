@@ -110,6 +110,9 @@ class Training:
     schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
     weight_decay: float = 0.0
     fused: bool = False  # torch's fused Adam(W) kernel: the same update, faster, rounded differently
+    # bf16 autocast: "auto" where the device does bf16 fast (CUDA; CPUs with AVX-512 BF16 or AMX), "bf16",
+    # "fp32", or "cuda-bf16" (on CUDA only: the behaviour before this key existed, hence the default).
+    precision: str = "cuda-bf16"
 
 
 # Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
@@ -119,6 +122,7 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
     ("training", "schedule"): "none",
     ("training", "weight_decay"): 0.0,
     ("training", "fused"): False,
+    ("training", "precision"): "cuda-bf16",
     ("input", "channels"): ("brain",),
     ("input", "context"): 0,
 }

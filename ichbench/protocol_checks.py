@@ -13,6 +13,7 @@ SELECT = ("val_soft_jaccard", "val_jaccard", "last")
 LOSSES = ("bce", "jaccard", "dice_bce")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "poly", "cosine")
+PRECISIONS = ("auto", "bf16", "fp32", "cuda-bf16")
 CHANNELS = ("brain", "bone", "subdural")  # the display windows ichbench.data.inputs computes
 
 
@@ -32,6 +33,10 @@ def validate(source: str, p: Protocol) -> None:
         (
             p.training.schedule in SCHEDULES,
             f"[training] schedule must be one of {', '.join(SCHEDULES)}, got {p.training.schedule!r}",
+        ),
+        (
+            p.training.precision in PRECISIONS,
+            f"[training] precision must be one of {', '.join(PRECISIONS)}, got {p.training.precision!r}",
         ),
         (p.training.weight_decay >= 0, f"[training] weight_decay must be >= 0, got {p.training.weight_decay}"),
         (

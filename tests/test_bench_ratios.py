@@ -54,3 +54,19 @@ def test_a_single_sample_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     assert all(w == "single sample: not a measurement" or "impossible" in w for _, v, _, w in rows if v is not None)
     assert ratios.main([str(path)]) == 1
     assert "rerun asv without --quick" in capsys.readouterr().err
+
+
+def test_two_parameter_axes_are_named_as_asv_flattens_them(tmp_path: Path) -> None:
+    doc = {
+        "result_columns": COLUMNS,
+        "results": {
+            "bench_train.TrainStep.time_ichbench_step": [
+                [1.0, 2.0, 3.0, 4.0], [["'unet'", "'resunet'"], ["'64'", "'160'"]], "v", 0, 1.0,
+                None, None, None, None, [1] * 4, [3] * 4,
+            ]
+        },
+    }  # fmt: skip
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    times, single = ratios.timings(path)
+    assert times["bench_train.TrainStep.time_ichbench_step(resunet, 64)"] == 3.0 and not single

@@ -90,6 +90,7 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "epochs": int(s["epochs"]),
             "wall_s": round(float(s["wall_s"]), 1),
             "device": meta["device_name"],
+            "training_precision": meta.get("training_precision", ""),  # none in run.json before the setting
             "torch": meta["torch"],
             "ichbench": meta["ichbench"],
             "commit": commit,

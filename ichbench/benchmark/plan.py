@@ -11,7 +11,6 @@ peak dense bf16 rate.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -19,11 +18,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ichbench.data.dataset import Dataset, Subject
 from ichbench.data.splits import Fold
-from ichbench.inference.infer import prepare_model
+from ichbench.inference.infer import precision_for, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.registry import build
 from ichbench.post import grid
 from ichbench.protocol import Protocol
+from ichbench.training.step import make_step
 from ichbench.training.train import job_seed
 from ichbench.training.validation import on_windows
 from ichbench.training.windows import select_windows
@@ -91,23 +91,18 @@ def calibration_batch(protocol: Protocol) -> int:
 
 
 def seconds_per_window(name: str, protocol: Protocol, device: torch.device) -> float:
-    """Measured seconds of one training window (forward, backward, Adam step) on this device."""
-    model = prepare_model(build(name, protocol), device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+    """Measured seconds of one training window (forward, backward, optimiser step) on this device, timed
+    through the Step that training uses (the recipe's optimiser, loss, precision and memory layout)."""
+    step = make_step(build(name, protocol), protocol, device)
     size, batch = protocol.windows.size, calibration_batch(protocol)
-    x = torch.rand(batch, protocol.input.count, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    x = to_input(torch.randint(0, 256, (batch, protocol.input.count, size, size), dtype=torch.uint8), device)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
-    model.train()
+    step.model.train()
     timings = []
     for _ in range(1 + TIMED_STEPS):  # the first step warms up allocators and kernels
-        start = time.perf_counter()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        timings.append(time.perf_counter() - start)
+        before = step.seconds
+        step(x, y)
+        timings.append(step.seconds - before)
     return statistics.median(timings[1:]) / batch
 
 
@@ -145,6 +140,7 @@ def plan(
         "protocol_hash": protocol.hash,
         "dataset": dataset.name,
         "device": str(device),
+        "precision": precision_for(protocol.training.precision, device),
         "epochs": epochs,
         "jobs": [asdict(j) for j in jobs],
         "total_pflop": total,
@@ -158,6 +154,7 @@ def describe(doc: dict) -> str:
     here = f"about {doc['hours_here']:.2f} h on this {doc['device']}" if doc["hours_here"] is not None else ""
     gpus = ", ".join(f"{g} {h * 60:.1f} min" for g, h in doc["gpu_lower_bound_hours"].items())
     return (
-        f"plan: {len(doc['jobs'])} job(s), {doc['epochs']} epochs, {doc['total_pflop']:.3g} PFLOP; {here}"
+        f"plan: {len(doc['jobs'])} job(s), {doc['epochs']} epochs, {doc['total_pflop']:.3g} PFLOP, "
+        f"{doc.get('precision', 'fp32')}; {here}"
         f"{'; ' if here else ''}lower bound at peak bf16: {gpus}"
     )

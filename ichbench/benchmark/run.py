@@ -21,6 +21,7 @@ from ichbench.data.protocol_data import protocol_dataset
 from ichbench.data.splits import folds_for, save_splits
 from ichbench.environment import code_commit, describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
+from ichbench.inference.infer import precision_for
 from ichbench.leaderboard import default_directory
 from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
@@ -146,6 +147,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         "excluded": list(dataset.excluded),
         "device": device,
         "device_name": describe_device(device),
+        "training_precision": precision_for(config.protocol.training.precision, torch.device(device)),
         "commit": code_commit(Path.cwd()),
         **versions(),
     }

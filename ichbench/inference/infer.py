@@ -12,10 +12,28 @@ from ichbench import post
 from ichbench.protocol import Protocol
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; nothing on the CPU (where it would be slower and less exact)."""
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether the device computes bf16 faster than fp32: CUDA, or a CPU with AVX-512 BF16 or AMX
+    (detected at run time; elsewhere a CPU's bf16 is emulated and slower than fp32)."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return True
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's, private but long-standing
+    return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
+def precision_for(setting: str, device: torch.device) -> str:
+    """The precision a protocol's `[training] precision` means on this device: "bf16" or "fp32"."""
+    if setting == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    if setting == "cuda-bf16":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return setting
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast for precision "bf16" (on CUDA or the CPU); nothing for "fp32"."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 
@@ -43,7 +61,7 @@ def window_probs(
     windows = view[:, :, corners[:, 0], corners[:, 1]].transpose(0, 2, 1, 3, 4).reshape(-1, image.shape[1], size, size)
     out = np.empty((len(windows), size, size), np.float32)
     model.eval()
-    with torch.inference_mode(), autocast(device):
+    with torch.inference_mode(), autocast(device, precision_for(protocol.training.precision, device)):
         for start in range(0, len(windows), batch):
             chunk = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch]))
             logits = model(to_input(chunk, device))

@@ -23,6 +23,7 @@ META_COLUMNS = [
     "epochs",
     "wall_s",
     "device",
+    "training_precision",  # bf16 or fp32: not "precision", which is a metric's name
     "torch",
     "ichbench",
     "commit",

@@ -17,6 +17,7 @@ from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
 from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
+from ichbench.inference.infer import precision_for
 from ichbench.protocol import Protocol
 from ichbench.training.train import BEST, CHECKPOINT, TimeLimit, train
 
@@ -115,6 +116,7 @@ def run_job(
         "threshold": trained.threshold,
         "fitted": trained.fitted,
         "seconds": train_seconds + time.perf_counter() - trained_at,
+        "training_precision": precision_for(ctx.protocol.training.precision, device),
         "history": trained.history,
         "threshold_curve": trained.curve,
         "per_slice": scores.per_slice,

@@ -16,13 +16,14 @@ from pathlib import Path
 import torch
 
 from ichbench.data.dataset import Subject
-from ichbench.inference.infer import autocast, prepare_model, to_input
+from ichbench.inference.infer import prepare_model, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.registry import build
 from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
 from ichbench.training.augment import augment
-from ichbench.training.recipe import loss_fn, make_optimizer, set_lr
+from ichbench.training.recipe import set_lr
+from ichbench.training.step import Step, make_step
 from ichbench.training.validation import best_point, improves, on_windows, validate_epoch, validate_slices
 from ichbench.training.windows import WindowSampler, training_windows
 
@@ -82,7 +83,8 @@ def train(
         save_checked(job_dir / BEST, model.state_dict())
         return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
     seed = job_seed(protocol, fold)
-    optimizer = make_optimizer(model.parameters(), protocol.training)
+    step = make_step(model, protocol, device)
+    optimizer = step.optimizer
     state = _load(job_dir / CHECKPOINT, device)
     history: list[dict] = state["history"] if state else []
     best = (state["best_epoch"], state["best_score"]) if state else (-1, -math.inf)
@@ -97,12 +99,11 @@ def train(
     val_windows = None
     if on_windows(protocol.training.select):
         val_windows = training_windows(val, size, stride, seed, device, False, protocol.input)
-    criterion = loss_fn(protocol.training.loss)
     saved_at = -math.inf
     for epoch in range(len(history), protocol.training.epochs):
-        start = time.perf_counter()
+        start, step.seconds = time.perf_counter(), 0.0
         lr = set_lr(optimizer, epoch, protocol.training)
-        train_loss = _train_epoch(model, optimizer, sampler, criterion, protocol, seed, epoch, device)
+        train_loss = _train_epoch(step, sampler, protocol, seed, epoch)
         trained_at = time.perf_counter()
         scored = validate_epoch(model, val, val_windows, protocol, device)
         end = time.perf_counter()
@@ -112,8 +113,10 @@ def train(
             "lr": lr,
             **scored.fields,
             "train_seconds": trained_at - start,
+            "step_seconds": step.seconds,  # forward, backward and step; the rest of train_seconds is data
             "val_seconds": end - trained_at,
             "seconds": end - start,
+            "training_precision": step.precision,
         }
         history.append(row)
         if improves(scored.score, best[1], protocol.training.select):
@@ -122,8 +125,9 @@ def train(
                 save_checked(job_dir / BEST, model.state_dict())
         stop = deadline is not None and time.time() >= deadline and epoch + 1 < protocol.training.epochs
         if stop or epoch + 1 == protocol.training.epochs or time.monotonic() - saved_at >= CHECKPOINT_SECONDS:
-            _checkpoint(job_dir, model, optimizer, history, best, best_curve)
             saved_at = time.monotonic()
+            _checkpoint(job_dir, model, optimizer, history, best, best_curve)
+            row["checkpoint_seconds"] = time.monotonic() - saved_at
         if on_epoch:
             on_epoch(row)
         if stop:
@@ -151,21 +155,15 @@ def _load(path: Path, device: torch.device) -> dict | None:
     return load_checked(path, device) if path.exists() else None
 
 
-def _train_epoch(
-    model, optimizer, sampler, criterion, protocol: Protocol, seed: int, epoch: int, device: torch.device
-) -> float:
+def _train_epoch(step: Step, sampler, protocol: Protocol, seed: int, epoch: int) -> float:
     torch.manual_seed(seed * 100_003 + epoch)  # dropout and any other global randomness of this epoch
     generator = torch.Generator().manual_seed(seed * 100_019 + epoch)  # augmentation
-    model.train()
+    step.model.train()
     total, count = 0.0, 0
+    device = step.device
     for images, masks in sampler.epoch(epoch):
         x, y = augment(to_input(images, device), masks.to(device).float(), protocol.augmentation, generator)
-        with autocast(device):
-            logits = model(x)
-        loss = criterion(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * len(x)
+        loss = step(x, y)
+        total += float(loss) * len(x)
         count += len(x)
     return total / max(count, 1)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ichbench.data.dataset import Subject
 from ichbench.data.inputs import subject_input
 from ichbench.evaluation.metrics import counts_at, paper_scores
-from ichbench.inference.infer import autocast, threshold_counts, to_input, window_probs
+from ichbench.inference.infer import autocast, precision_for, threshold_counts, to_input, window_probs
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 from ichbench.training.windows import WindowSampler, WindowSet
@@ -60,7 +60,8 @@ def validate_epoch(
 ) -> EpochScore:
     """The validation of one epoch under the protocol's select rule."""
     if on_windows(protocol.training.select):
-        bce, soft = validate_windows(model, windows, protocol.training.batch_size, device)
+        precision = precision_for(protocol.training.precision, device)
+        bce, soft = validate_windows(model, windows, protocol.training.batch_size, device, precision)
         return EpochScore({"val_loss": bce, "val_jaccard_loss": soft}, -soft)
     loss, jaccard, curve = validate_slices(model, val, protocol, device)
     tuned = best_point(curve)
@@ -73,14 +74,16 @@ def validate_epoch(
     return EpochScore(fields, tuned["jaccard"] if protocol.post.threshold_search else jaccard, curve)
 
 
-def validate_windows(model, windows: WindowSet, batch_size: int, device: torch.device) -> tuple[float, float]:
+def validate_windows(
+    model, windows: WindowSet, batch_size: int, device: torch.device, precision: str = "fp32"
+) -> tuple[float, float]:
     """Mean BCE and the Keras-averaged soft Jaccard loss over a window set, in its own order."""
     if not len(windows):
         return math.nan, math.nan
     sampler = WindowSampler(windows, batch_size, seed=0)
     model.eval()
     bce = soft = 0.0
-    with torch.inference_mode(), autocast(device):
+    with torch.inference_mode(), autocast(device, precision):
         for start in range(0, len(windows), batch_size):
             images, masks = sampler.cut(windows.index[start : start + batch_size])
             y = masks.to(device).float()
