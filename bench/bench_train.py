@@ -53,7 +53,7 @@ class _Batch:
         torch.manual_seed(0)
         self.plain = build(model, protocol)  # fp32, contiguous: plain torch as a user would write it
         self.plain_optimizer = torch.optim.Adam(self.plain.parameters(), lr=1e-4)
-        self.plain_x = self.x.contiguous()
+        self.plain_x = self.x
 
     def plain_step(self) -> None:
         """The baseline: forward, BCE, backward and the default Adam step in plain fp32 torch."""

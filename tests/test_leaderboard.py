@@ -36,6 +36,7 @@ def _row(
             "epochs": 1,
             "wall_s": 1.0,
             "device": "cpu",
+            "training_precision": "fp32",
             "torch": "2",
             "ichbench": "0.1",
             "commit": "x",

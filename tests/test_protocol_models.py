@@ -185,3 +185,18 @@ def test_the_output_check_names_a_model_of_the_wrong_shape() -> None:
         check_output("cropper", crop, channels=1, window=32)
     with pytest.raises(ModelError, match=r"model 'wide' failed a forward pass .*input_multiple"):
         check_output("wide", torch.nn.Conv2d(3, 1, 3, padding=1), channels=1, window=32)
+
+
+def test_each_model_is_prepared_in_the_layout_it_prefers() -> None:
+    from ichbench.inference.infer import prepare_model
+
+    def conv_weight(model: torch.nn.Module) -> torch.Tensor:
+        # the first with several input channels: a 1-channel kernel is contiguous in both layouts
+        return next(m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+
+    cpu = torch.device("cpu")
+    unet = prepare_model(registry.create_model("unet"), cpu)
+    assert conv_weight(unet).is_contiguous(memory_format=torch.channels_last)
+    nnunet = prepare_model(registry.create_model("nnunet-2d", window=64), cpu)
+    weight = conv_weight(nnunet)
+    assert weight.is_contiguous() and not weight.is_contiguous(memory_format=torch.channels_last)

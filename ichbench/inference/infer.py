@@ -9,6 +9,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ichbench import post
+from ichbench.models.contract import prefers_channels_last
 from ichbench.protocol import Protocol
 
 
@@ -38,14 +39,16 @@ def autocast(device: torch.device, precision: str):
 
 
 def to_input(windows: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (B, C, h, w) -> float in [0, 1] on the device, channels-last."""
-    x = windows.to(device, non_blocking=True).float().div_(255.0)
-    return x.contiguous(memory_format=torch.channels_last)
+    """uint8 (B, C, h, w) -> float in [0, 1] on the device. The layout is the model's: a convolution whose
+    weights are channels-last computes channels-last whatever its input's layout."""
+    return windows.to(device, non_blocking=True).float().div_(255.0)
 
 
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Move a model to the device in channels-last layout (1.4 to 1.6x faster convolutions on CPU and GPU)."""
-    return model.to(device).to(memory_format=torch.channels_last)
+    """Move a model to the device, in channels-last layout unless the model prefers the default one
+    (`models.contract.prefers_channels_last`: measured per model, see docs/performance.md)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if prefers_channels_last(model) else model
 
 
 def window_probs(

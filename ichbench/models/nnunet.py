@@ -77,6 +77,7 @@ def nnunet_2d(in_channels: int = 1, window: int = 160) -> nn.Module:
     plan = plan_2d(window)
     model = PlainConvUNet(**_common(in_channels, plan), n_conv_per_stage=[2] * plan.stages)
     model.input_multiple = 2 ** (plan.stages - 1)
+    model.channels_last = False  # its instance norms run slower channels-last (a step 0.84x on 2 CPU cores)
     return model
 
 
@@ -87,4 +88,5 @@ def nnunet_2d_resenc(in_channels: int = 1, window: int = 160) -> nn.Module:
     blocks = list(RESENC_BLOCKS[: plan.stages]) + [RESENC_BLOCKS[-1]] * max(0, plan.stages - len(RESENC_BLOCKS))
     model = ResidualEncoderUNet(**_common(in_channels, plan), n_blocks_per_stage=blocks)
     model.input_multiple = 2 ** (plan.stages - 1)
+    model.channels_last = False  # as nnunet_2d
     return model
