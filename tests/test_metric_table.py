@@ -64,9 +64,18 @@ def test_every_metric_is_complete() -> None:
 
 
 def test_no_module_outside_the_table_spells_a_pooled_formula() -> None:
-    """The report's statistics evaluate the table's formulas; they carry no copy of their own."""
-    from ichbench.report import stats
+    """The report's statistics and plots evaluate the table's formulas; they carry no copy of their own."""
+    from ichbench.report import overlays, plots, stats
 
-    source = inspect.getsource(stats)
-    for fragment in ("2 * tp", "tp + fn", "tn + fp", "tp / (tp + fp)"):
-        assert fragment not in source
+    for module in (stats, plots, overlays):
+        source = inspect.getsource(module)
+        for fragment in (
+            "2 * tp",
+            "2 * flagged",
+            ".tp /",
+            "tp + fn",
+            "tn + fp",
+            "tp / (tp + fp)",
+            "_pixels > min_pixels",
+        ):
+            assert fragment not in source, (module.__name__, fragment)

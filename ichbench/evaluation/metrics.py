@@ -94,9 +94,19 @@ def _detection(prefix: str) -> dict[str, Callable[[Counts], np.ndarray]]:
     }
 
 
-def _pixel_dice(s: Counts) -> np.ndarray:
-    tp, fp, fn = (np.asarray(s[k], float) for k in ("tp", "fp", "fn"))
+def dice_array(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """`dice` element-wise over count arrays (per slice, say); NaN where both masks are empty."""
+    tp, fp, fn = (np.asarray(v, float) for v in (tp, fp, fn))
     return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def detected(pixels: np.ndarray, min_pixels: int) -> np.ndarray:
+    """The slice-detection rule: a slice is positive with more than `min_pixels` pixels."""
+    return np.asarray(pixels) > min_pixels
+
+
+def _pixel_dice(s: Counts) -> np.ndarray:
+    return dice_array(s["tp"], s["fp"], s["fn"])
 
 
 _ONE, _ORIG = _detection("d_"), _detection("o_")
@@ -213,9 +223,9 @@ def subject_scores(pred: np.ndarray, truth: np.ndarray, counts: Counts) -> dict[
 
 def _with_detection(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
     """Per-slice rows with the slice-detection indicators of COUNT_COLUMNS added."""
-    p = per_slice["pred_pixels"] > min_pixels
-    t = per_slice["truth_pixels"] > min_pixels
-    o = per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE > min_pixels
+    p = detected(per_slice["pred_pixels"], min_pixels)
+    t = detected(per_slice["truth_pixels"], min_pixels)
+    o = detected(per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE, min_pixels)
     return per_slice.assign(
         d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o
     )

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ichbench.data.dataset import SUBTYPES, Dataset  # noqa: E402
+from ichbench.evaluation.metrics import detected  # noqa: E402
 from ichbench.report.plots import png  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def choose_cases(per_slice: pd.DataFrame, reference: str, min_pixels: int) -> li
     false_pos = ref[(ref.truth_pixels == 0) & (ref.pred_pixels > 0)]
     if len(false_pos):
         cases.append(_case(false_pos.loc[false_pos.pred_pixels.idxmax()], f"false positive ({reference})"))
-    missed = ref[(ref.truth_pixels > min_pixels) & (ref.tp == 0)]
+    missed = ref[detected(ref.truth_pixels, min_pixels) & (ref.tp == 0)]
     if len(missed):
         cases.append(_case(missed.loc[missed.truth_pixels.idxmax()], f"missed lesion ({reference})"))
     return cases

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ichbench.data.dataset import SUBTYPES  # noqa: E402
+from ichbench.evaluation.metrics import detected, dice_array  # noqa: E402
 
 ABBREVIATIONS = ["IVH", "IPH", "SAH", "EDH", "SDH"]  # in the order of SUBTYPES
 STYLE = {
@@ -171,10 +172,9 @@ def subtype_breakdown(per_slice: pd.DataFrame, models: list[str], min_pixels: in
         mine = per_slice[per_slice.model == model]
         for subtype in SUBTYPES:
             flagged = mine[(mine[subtype.lower()] == 1) & (mine.truth_pixels > 0)]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                d = (2 * flagged.tp / (2 * flagged.tp + flagged.fp + flagged.fn)).mean()
-            positive = flagged[flagged.truth_pixels > min_pixels]
-            sens = (positive.pred_pixels > min_pixels).mean() if len(positive) else np.nan
+            d = np.nanmean(dice_array(flagged.tp, flagged.fp, flagged.fn)) if len(flagged) else np.nan
+            positive = flagged[detected(flagged.truth_pixels, min_pixels)]
+            sens = detected(positive.pred_pixels, min_pixels).mean() if len(positive) else np.nan
             rows.append({"model": model, "subtype": subtype, "slices": len(flagged), "dice": d, "sensitivity": sens})
     table = pd.DataFrame(rows)
     fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 7.0), sharex=True)
