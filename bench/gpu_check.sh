@@ -51,10 +51,12 @@ if [ "$INSTALL" = 1 ]; then
   fi
   "$PYTHON" -m pip install -q --no-deps --no-build-isolation . 2>&1 | tail -3 | tee -a "$LOG"
 fi
-ICHBENCH=("$PYTHON" -m ichbench.cli)
+# -P: the checkout's root is the working directory, and its uncompiled ichbench/ must not shadow the
+# installed package (python -m would put it first on sys.path).
+ICHBENCH=("$PYTHON" -P -m ichbench.cli)
 
 step "2. tests marked cuda"
-"$PYTHON" -m pytest -q -m cuda tests 2>&1 | tail -5 | tee -a "$LOG"
+"$PYTHON" -P -m pytest -q -m cuda tests 2>&1 | tail -5 | tee -a "$LOG"
 
 step "3. quick protocol on $DEVICE and on the CPU"
 for dev in "$DEVICE" cpu; do
