@@ -155,6 +155,6 @@ def describe(doc: dict) -> str:
     gpus = ", ".join(f"{g} {h * 60:.1f} min" for g, h in doc["gpu_lower_bound_hours"].items())
     return (
         f"plan: {len(doc['jobs'])} job(s), {doc['epochs']} epochs, {doc['total_pflop']:.3g} PFLOP, "
-        f"{doc.get('precision', 'fp32')}; {here}"
+        f"{doc['precision']}; {here}"
         f"{'; ' if here else ''}lower bound at peak bf16: {gpus}"
     )

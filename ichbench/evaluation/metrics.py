@@ -47,8 +47,9 @@ class Metric:
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.asarray(b) > 0, np.asarray(a, float) / np.where(np.asarray(b) > 0, b, 1), np.nan)
+    """a / b element-wise, NaN where b is 0."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=b > 0)
 
 
 def dice(tp: float, fp: float, fn: float) -> float:
@@ -158,19 +159,15 @@ def slice_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     p = np.asarray(pred, bool).reshape(len(pred), -1)
     t = np.asarray(truth, bool).reshape(len(truth), -1)
     tp, fp, fn = (p & t).sum(1), (p & ~t).sum(1), (~p & t).sum(1)
-    return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": p.shape[1] - tp - fp - fn,
-        "pred_pixels": tp + fp,
-        "truth_pixels": tp + fn,
-    }
+    return _counts(tp, fp, fn, p.shape[1] - tp - fp - fn)
 
 
 def counts_at(counts: np.ndarray, j: int) -> dict[str, np.ndarray]:
     """slice_counts' dict from the (S, T, 4) TP/FP/FN/TN array of ichbench.post.threshold_counts, threshold j."""
-    tp, fp, fn, tn = (counts[:, j, k] for k in range(4))
+    return _counts(*(counts[:, j, k] for k in range(4)))
+
+
+def _counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "pred_pixels": tp + fp, "truth_pixels": tp + fn}
 
 
@@ -237,11 +234,12 @@ def subject_counts(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
     return frame.groupby(["fold", "subject"])[list(COUNT_COLUMNS)].sum().reset_index()
 
 
-def pooled_values(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Every pooled metric from (..., n, len(COUNT_COLUMNS)) count rows, summed over the n rows."""
+def pooled_values(counts: np.ndarray, only: str | None = None) -> dict[str, np.ndarray]:
+    """Every pooled metric (or the `only` one) from (..., n, len(COUNT_COLUMNS)) count rows, summed over
+    the n rows."""
     sums = np.asarray(counts, float).sum(axis=-2)
     columns = {k: sums[..., i] for i, k in enumerate(COUNT_COLUMNS)}
-    return {m.name: m.formula(columns) for m in table("pooled")}
+    return {m.name: m.formula(columns) for m in table("pooled") if only in (None, m.name)}
 
 
 def pooled(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:

@@ -30,16 +30,9 @@ PUBLISHED = pd.DataFrame(
 
 def _cell(metric: Metric, row: pd.Series, with_std: bool = False) -> str:
     """A row's value of a metric at its precision, with its std for subject metrics; '-' where missing."""
-    text = fmt(metric, _number(row.get(metric.name)))
-    std = _number(row.get(f"{metric.name}_std"))
-    return text if text == "-" or not with_std or math.isnan(std) else f"{text} ± {fmt(metric, std)}"
-
-
-def _number(value: object) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
+    text = fmt(metric, row.get(metric.name))
+    std = row.get(f"{metric.name}_std")
+    return text if text == "-" or not with_std or pd.isna(std) else f"{text} ± {fmt(metric, std)}"
 
 
 def _external(row: pd.Series) -> str:

@@ -53,7 +53,7 @@ def pooled_ci(counts: pd.DataFrame, metric: str, n_resamples: int = 2000, seed: 
     rows = counts[list(COUNT_COLUMNS)].to_numpy(float)
     if len(rows) < 2:
         return math.nan, math.nan
-    return _run((np.arange(len(rows)),), lambda i, axis=-1: pooled_values(rows[i])[metric], n_resamples, seed)
+    return _run((np.arange(len(rows)),), lambda i, axis=-1: pooled_values(rows[i], metric)[metric], n_resamples, seed)
 
 
 def metric_cis(per_subject: pd.DataFrame, per_slice: pd.DataFrame, min_pixels: int, seed: int = 0) -> dict:
