@@ -19,10 +19,11 @@ from dataclasses import replace
 
 import torch
 
-from ichbench.benchmark.plan import BACKWARD, PEAK_BF16_TFLOPS, forward_gflop
+from ichbench.benchmark.plan import PEAK_BF16_TFLOPS
 from ichbench.environment import describe_device
 from ichbench.inference.infer import to_input
 from ichbench.models.contract import trainable
+from ichbench.models.cost import BACKWARD, forward_gflop
 from ichbench.models.registry import build, resolve
 from ichbench.protocol import load_protocol
 from ichbench.training.step import make_step

@@ -14,6 +14,7 @@ from ichbench import _post
 from ichbench.errors import PostError
 
 WEIGHTINGS = ("mean", "gaussian")
+FULL_3D = np.ones((3, 3, 3), bool)  # lesions are 26-connected components: touching by a corner is one lesion
 
 
 def grid(shape: tuple[int, int], size: int = 160, stride: int = 80) -> np.ndarray:

@@ -12,6 +12,18 @@ from typing import Any
 
 from ichbench.errors import ProtocolError
 from ichbench.protocol_checks import validate
+from ichbench.protocol_sections import (  # noqa: F401  (re-exported: every section is part of the protocol's API)
+    CV,
+    SECTIONS,
+    Augmentation,
+    DataSpec,
+    InputSpec,
+    Metrics,
+    PhantomSpec,
+    Post,
+    Training,
+    Windows,
+)
 
 
 def presets() -> list[str]:
@@ -19,100 +31,6 @@ def presets() -> list[str]:
     return sorted(
         p.name[: -len(".toml")] for p in resources.files("ichbench.protocols").iterdir() if p.name.endswith(".toml")
     )
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Ranges of the random affine transform; all zero means no augmentation."""
-
-    rotation: float = 20.0
-    shift: float = 0.1
-    shear: float = 0.1
-    zoom: float = 0.2
-
-    @property
-    def enabled(self) -> bool:
-        """Does any range differ from zero."""
-        return any((self.rotation, self.shift, self.shear, self.zoom))
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What of the data set a protocol uses."""
-
-    exclude: tuple[str, ...] = ()  # subject ids removed before the folds are made (absent ones are ignored)
-    scale: float = 1.0  # in-plane downsampling on load, 1 / n (see ichbench.data.scale)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What every model sees (see ichbench.data.inputs): display windows and slices of context either side."""
-
-    channels: tuple[str, ...] = ("brain",)
-    context: int = 0
-
-    @property
-    def count(self) -> int:
-        """C, the number of input channels."""
-        return len(self.channels) * (2 * self.context + 1)
-
-    def offsets(self) -> list[int]:
-        """Slice offsets in channel order: 0, -1, +1, -2, +2, ..."""
-        return [0] + [d for k in range(1, self.context + 1) for d in (-k, k)]
-
-    def labels(self) -> list[str]:
-        """A name per channel, e.g. 'brain', 'bone', 'brain-1', 'bone+1'."""
-        return [f"{c}{'' if d == 0 else f'{d:+d}'}" for d in self.offsets() for c in self.channels]
-
-    def needs(self, window: str) -> bool:
-        """Does this input use a display window (and so must the data set hold it)."""
-        return window in self.channels
-
-
-@dataclass(frozen=True)
-class PhantomSpec:
-    """The built-in phantom used when no data set is given."""
-
-    subjects: int = 20
-    slices: int = 24
-    size: int = 640
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class CV:
-    """Subject-wise cross-validation."""
-
-    folds: int = 5
-    seed: int = 0
-    val_fraction: float = 0.2
-
-
-@dataclass(frozen=True)
-class Windows:
-    """The window grid."""
-
-    size: int = 160
-    stride: int = 80
-
-
-@dataclass(frozen=True)
-class Training:
-    """Optimisation of one job."""
-
-    epochs: int = 100
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 1e-5
-    loss: str = "bce"
-    select: str = "val_jaccard"  # "val_soft_jaccard" (the original code's Keras monitor) or "last" (validation.py)
-    seed: int = 0
-    schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
-    weight_decay: float = 0.0
-    fused: bool = False  # torch's fused Adam(W) kernel: the same update, faster, rounded differently
-    # bf16 autocast: "auto" where the device does bf16 fast (CUDA; CPUs with AVX-512 BF16 or AMX), "bf16",
-    # "fp32", or "cuda-bf16" (on CUDA only: the behaviour before this key existed, hence the default).
-    precision: str = "cuda-bf16"
 
 
 # Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
@@ -125,26 +43,15 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
     ("training", "precision"): "cuda-bf16",
     ("input", "channels"): ("brain",),
     ("input", "context"): 0,
+    ("metrics", "resolution"): "scaled",
+    ("post", "flip"): False,
+    ("cv", "seeds"): (),
 }
 
-
-@dataclass(frozen=True)
-class Post:
-    """From window probabilities to masks."""
-
-    threshold: float = 0.9
-    threshold_search: bool = False
-    threshold_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-    weighting: str = "mean"
-    close: int = 10
-    open: int = 5
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Scoring options."""
-
-    detection_pixels: int = 400
+# The test: what a score means and on which subjects it is taken (see docs/protocols.md). Everything
+# else is the recipe: how the model was trained and post-processed. Rows whose protocols share a test
+# share a leaderboard table, so recipes are compared on one test.
+TEST: dict[str, tuple[str, ...] | None] = {"data": ("exclude",), "cv": ("folds", "seed"), "metrics": None}
 
 
 @dataclass(frozen=True)
@@ -172,6 +79,44 @@ class Protocol:
     def hash_for(self, on_phantom: bool) -> str:
         """SHA-256 (12 hex digits) of the canonical JSON of every setting except name and description;
         the [phantom] table counts only for runs on the phantom, whose data it defines."""
+        return _digest(self._document(on_phantom))
+
+    @property
+    def test_hash(self) -> str:
+        """The hash of the test alone (TEST) for a run on real data: tables are keyed by it."""
+        return self.test_hash_for(on_phantom=False)
+
+    def test_hash_for(self, on_phantom: bool) -> str:
+        """The test's hash; on the phantom the [phantom] table, which defines the data, is part of the test."""
+        doc = self._document(on_phantom)
+        test = {
+            section: {k: v for k, v in doc[section].items() if keys is None or k in keys}
+            for section, keys in TEST.items()
+            if section in doc
+        }
+        if "phantom" in doc:
+            test["phantom"] = doc["phantom"]
+        return _digest(test)
+
+    @property
+    def recipe_hash(self) -> str:
+        """The hash of everything that is not the test: how the model was trained and post-processed."""
+        doc = self._document(on_phantom=False)
+        for section, keys in TEST.items():
+            for key in list(doc.get(section, {})):
+                if keys is None or key in keys:
+                    del doc[section][key]
+        return _digest({s: v for s, v in doc.items() if v})
+
+    def table_hashes(self, on_phantom: bool) -> dict[str, str]:
+        """What a run records to find its leaderboard table: the test and recipe hashes of a protocol scored
+        natively (its rows share a table with every recipe of the same test), empty ones otherwise."""
+        if not self.metrics.native:
+            return {"test_hash": "", "recipe_hash": ""}
+        return {"test_hash": self.test_hash_for(on_phantom), "recipe_hash": self.recipe_hash}
+
+    def _document(self, on_phantom: bool) -> dict[str, Any]:
+        """The settings that shape a run's numbers, keys added later at their neutral values left out."""
         skip = {"name", "description"} | (set() if on_phantom else {"phantom"})
         doc = {k: v for k, v in asdict(self).items() if k not in skip}
         for (section, key), neutral in ADDED_LATER.items():  # keys added later leave older hashes unchanged
@@ -179,8 +124,7 @@ class Protocol:
                 del doc[section][key]
                 if not doc[section]:
                     del doc[section]
-        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        return doc
 
     def to_toml(self) -> str:
         """The protocol as TOML text (round-trips through load_protocol)."""
@@ -195,25 +139,17 @@ class Protocol:
         return "\n".join(lines) + "\n"
 
 
+def _digest(doc: dict[str, Any]) -> str:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(value)
-
-
-SECTIONS = {
-    "data": DataSpec,
-    "input": InputSpec,
-    "phantom": PhantomSpec,
-    "cv": CV,
-    "windows": Windows,
-    "augmentation": Augmentation,
-    "training": Training,
-    "post": Post,
-    "metrics": Metrics,
-}
 
 
 def load_protocol(spec: str | Path) -> Protocol:
@@ -278,6 +214,8 @@ def _coerce(source: str, section: str, key: str, default: Any, value: Any, kind:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "tuple[str, ...]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
+    if kind == "tuple[int, ...]" and isinstance(value, list) and all(type(v) is int for v in value):
+        return tuple(value)
     if (
         kind == "tuple[float, ...]"
         and isinstance(value, list)
@@ -292,7 +230,11 @@ def _coerce(source: str, section: str, key: str, default: Any, value: Any, kind:
         return value
     if isinstance(default, str) and isinstance(value, str):
         return value
-    names = {"tuple[str, ...]": "list of strings", "tuple[float, ...]": "list of numbers"}
+    names = {
+        "tuple[str, ...]": "list of strings",
+        "tuple[float, ...]": "list of numbers",
+        "tuple[int, ...]": "list of integers",
+    }
     raise ProtocolError(
         f"{source}: [{section}] {key} must be a {names.get(kind, type(default).__name__)}, got {value!r}"
     )

@@ -14,6 +14,7 @@ LOSSES = ("bce", "jaccard", "dice_bce")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "poly", "cosine")
 PRECISIONS = ("auto", "bf16", "fp32", "cuda-bf16")
+RESOLUTIONS = ("native", "scaled")
 CHANNELS = ("brain", "bone", "subdural")  # the display windows ichbench.data.inputs computes
 
 
@@ -22,6 +23,10 @@ def validate(source: str, p: Protocol) -> None:
     checks = [
         (p.cv.folds >= 2, f"[cv] folds must be >= 2, got {p.cv.folds}"),
         (0 <= p.cv.val_fraction < 1, f"[cv] val_fraction must be in [0, 1), got {p.cv.val_fraction}"),
+        (
+            len(set(p.cv.seeds)) == len(p.cv.seeds) and all(s >= 0 for s in p.cv.seeds),
+            f"[cv] seeds must be distinct integers >= 0, got {list(p.cv.seeds)}",
+        ),
         (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
         (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
         (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
@@ -42,6 +47,10 @@ def validate(source: str, p: Protocol) -> None:
         (
             p.training.select in SELECT,
             f"[training] select must be one of {', '.join(SELECT)}, got {p.training.select!r}",
+        ),
+        (
+            p.metrics.resolution in RESOLUTIONS,
+            f"[metrics] resolution must be one of {', '.join(RESOLUTIONS)}, got {p.metrics.resolution!r}",
         ),
         (0 < p.post.threshold < 1, f"[post] threshold must be in (0, 1), got {p.post.threshold}"),
         (

@@ -204,3 +204,17 @@ def opencv_binarize():
         return mask
 
     return reference
+
+
+EVIDENCE = Path(__file__).resolve().parents[1] / "leaderboards" / "runs"
+
+
+@pytest.fixture
+def committed_protocols():
+    """The `paper` and `cpu` protocols of the committed tables from before the native test, parsed from their
+    rows' evidence: a key added since must leave their hashes (e0fe5395e181, e6ba84a76c32) unchanged."""
+    from ichbench.protocol import load_protocol
+
+    paper = load_protocol(EVIDENCE / "ctich-1.0.0__paper-e0fe5395__threshold__9533cea6c4" / "protocol.toml")
+    cpu = load_protocol(EVIDENCE / "ctich-1.0.0__cpu-e6ba84a7__resunet__65e4322344" / "protocol.toml")
+    return paper, cpu

@@ -21,6 +21,7 @@ LAYERS = [
         "ichbench.plugins",
         "ichbench.runlock",
         "ichbench.protocol_checks",
+        "ichbench.protocol_sections",
     },
     {"ichbench.data"},
     {"ichbench.models"},

@@ -208,17 +208,26 @@ def test_bad_inputs_and_bundles(workdir: Path, tmp_path: Path) -> None:
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
-def test_predict_downsamples_as_the_bundle_protocol_does_and_returns_full_resolution(workdir: Path) -> None:
+def test_predict_resamples_to_the_bundle_slice_size_and_returns_the_scan_size(workdir: Path) -> None:
     import shutil
+
+    import torch
+
+    from ichbench.inference.bundle import load_bundle
+    from ichbench.inference.predict import predict_scan
+    from ichbench.inference.scan import read_scan
 
     half = workdir / "bundle-half"
     shutil.copytree(workdir / "bundle", half)
-    text = (half / "protocol.toml").read_text()
-    assert "scale = 1.0" in text
-    (half / "protocol.toml").write_text(text.replace("scale = 1.0", "scale = 0.5"))
+    meta = json.loads((half / "bundle.json").read_text())
+    assert meta["slice_shape"] == [64, 64] and meta["native_shape"] == [64, 64]  # recorded from the run
+    (half / "bundle.json").write_text(json.dumps({**meta, "slice_shape": [32, 32]}))  # as if trained at 32 px
     source = workdir / "scans" / "ct_scans" / "001.nii"
     proc = _ichbench(workdir, "predict", "bundle-half", source, "--out", "pred-half", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     mask = np.asarray(nib.load(str(workdir / "pred-half" / "mask.nii.gz")).dataobj)
     assert mask.shape == nib.load(str(source)).shape  # 64 x 64 slices predicted at 32 x 32, returned at 64
-    np.testing.assert_array_equal(mask, np.repeat(np.repeat(mask[::2, ::2], 2, axis=0), 2, axis=1))
+    bundle = load_bundle(half)
+    assert bundle.model_shape((128, 128)) == (32, 32) and bundle.protocol_at((128, 128)).post.close == 4  # 2 x 2
+    scan = read_scan(source)
+    np.testing.assert_array_equal(mask, scan.to_volume(predict_scan(bundle, scan, torch.device("cpu"))))

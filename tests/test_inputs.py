@@ -17,7 +17,7 @@ from ichbench.data.inputs import WINDOWS, subject_input
 from ichbench.data.readers.imageio import volume_to_slices
 from ichbench.errors import DataError, ProtocolError
 from ichbench.inference.infer import window_probs
-from ichbench.protocol import InputSpec, load_protocol, parse_protocol
+from ichbench.protocol import InputSpec, parse_protocol
 from ichbench.protocol_checks import CHANNELS
 from ichbench.training.windows import WindowSampler, gather_torch, select_windows, training_windows
 
@@ -93,12 +93,12 @@ def test_inference_feeds_every_window_its_own_channels() -> None:
             np.testing.assert_allclose(probs[z, n], expected, atol=1e-6)
 
 
-def test_input_table_parses_hashes_and_rejects_bad_values() -> None:
+def test_input_table_parses_hashes_and_rejects_bad_values(committed_protocols) -> None:
     base = 'name = "p"\n'
     plain = parse_protocol(base, "p.toml")
     stated = parse_protocol(base + '[input]\nchannels = ["brain"]\ncontext = 0\n', "p.toml")
     assert plain.hash == stated.hash  # the default input leaves the hash of older protocols alone
-    assert load_protocol("paper").hash == "e0fe5395e181"
+    assert committed_protocols[0].hash == "e0fe5395e181"
     wider = parse_protocol(base + INPUT_25D, "p.toml")
     assert wider.hash != plain.hash and wider.input.count == 6
     assert parse_protocol(wider.to_toml(), "again").hash == wider.hash

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from ichbench import leaderboard
+from ichbench.evaluation.budget import BUDGET_COLUMNS
 from ichbench.evaluation.metrics import names, value_columns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,7 @@ def _row(
     protocol: str = "paper",
     dice: float = 0.1,
 ) -> dict:
-    row = {c: 0.5 for c in value_columns()}
+    row = {c: 0.5 for c in value_columns() + BUDGET_COLUMNS}
     row.update(
         {
             "date": "2026-11-26T00:00:00+00:00",
@@ -42,6 +43,11 @@ def _row(
             "commit": "x",
             "protocol": protocol,
             "protocol_hash": protocol_hash,
+            "test_hash": "",
+            "recipe_hash": "",
+            "code_clean": "",
+            "seeds": 1,
+            "dice_paper_seed_std": float("nan"),
             "dataset": dataset,
             "dataset_fingerprint": "f" * 64,
             "trained_on": dataset,
@@ -157,7 +163,8 @@ def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, ti
 
 def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
     new = ("_original", "_original_std", "evidence", "evidence_sha256")
-    old_columns = [c for c in leaderboard.columns() if not c.endswith(new)]
+    later = {*BUDGET_COLUMNS, "test_hash", "recipe_hash", "code_clean", "seeds", "dice_paper_seed_std"}
+    old_columns = [c for c in leaderboard.columns() if not c.endswith(new) and c not in later]
     old_row = {c: _row("old")[c] for c in old_columns}
     pd.DataFrame([old_row], columns=old_columns).to_csv(tmp_path / "ctich-1.0.0__paper.csv", index=False)
     before = pd.read_csv(tmp_path / "ctich-1.0.0__paper.csv")

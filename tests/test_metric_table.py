@@ -57,9 +57,12 @@ def test_a_metric_added_to_the_table_reaches_csv_page_report_and_verify(
 
 def test_every_metric_is_complete() -> None:
     for m in metrics.table():
-        assert m.level in ("subject", "pooled") and m.label and m.doc, m.name
-        assert m.formula is not None or m.name == "hd95", f"{m.name}: only hd95 needs the masks"
-    assert metrics.names("subject") == ["dice_paper", "jaccard_paper", "dice_3d", "hd95"]
+        assert m.level in ("subject", "empty", "pooled", "cohort") and m.label and m.doc, m.name
+        # Computed at scoring from the masks (or the spacing), kept in the per-subject rows:
+        assert m.formula is not None or m.name in ("hd95", "nsd", "volume_error_ml"), m.name
+    assert metrics.names("subject")[:4] == ["dice_paper", "jaccard_paper", "dice_3d", "hd95"]
+    assert metrics.names("empty") == ["fp_volume_empty"]
+    assert all(m.later for m in metrics.table("cohort"))  # added after rows were written
     assert not metrics.TABLE["hd95"].higher_is_better and metrics.TABLE["dice_paper"].higher_is_better
 
 

@@ -8,16 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ichbench.evaluation.metrics import (
-    dice,
-    hd95,
-    jaccard,
-    paper_scores,
-    pooled,
-    slice_counts,
-    subject_scores,
-    summarize,
-)
+from ichbench.evaluation.metrics import dice, jaccard, paper_scores, slice_counts
+from ichbench.evaluation.scoring import subject_scores
+from ichbench.evaluation.summary import pooled, summarize
+from ichbench.evaluation.surface import hd95
 
 
 def _stack(*slices: list[list[int]]) -> np.ndarray:

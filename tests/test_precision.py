@@ -15,7 +15,7 @@ from ichbench.errors import ProtocolError
 from ichbench.inference import infer
 from ichbench.inference.infer import precision_for
 from ichbench.models.registry import build
-from ichbench.protocol import load_protocol, parse_protocol
+from ichbench.protocol import parse_protocol
 from ichbench.training.step import make_step
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -32,10 +32,10 @@ def test_each_setting_names_one_precision_per_device(monkeypatch: pytest.MonkeyP
     assert precision_for("auto", CPU) == "bf16"
 
 
-def test_the_default_keeps_every_older_hash_and_a_choice_moves_it() -> None:
-    paper = load_protocol("paper")
+def test_the_default_keeps_every_older_hash_and_a_choice_moves_it(committed_protocols) -> None:
+    paper, cpu = committed_protocols
     assert paper.training.precision == "cuda-bf16" and paper.hash == "e0fe5395e181"
-    assert load_protocol("cpu").hash == "e6ba84a76c32"
+    assert cpu.hash == "e6ba84a76c32"
     for setting in ("auto", "bf16", "fp32"):
         assert replace(paper, training=replace(paper.training, precision=setting)).hash != paper.hash
     with pytest.raises(ProtocolError, match="precision must be one of auto, bf16, fp32, cuda-bf16, got 'fp16'"):

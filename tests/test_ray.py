@@ -155,3 +155,23 @@ def test_a_failed_job_says_why_in_words() -> None:
     assert said["write"].startswith("cannot write /x/checkpoint.pt: No space left on device (the disk is full")
     assert said["run"] == "fold 3 has no test subjects"
     assert said["other"] == "KeyError: 'band'"
+
+
+def test_ray_runs_from_the_repository_root(tmp_path: Path) -> None:
+    """Where the README's quickstart leaves a user: Ray must not hand its workers the checkout's source tree
+    (uncompiled: no _post extension) in place of the installed package."""
+    repo = Path(__file__).resolve().parents[1]
+    exe = Path(sys.executable).parent / "ichbench"
+    env = dict(os.environ, ICHBENCH_CACHE=str(tmp_path / "cache"), RAY_AUTH_MODE="disabled")
+    args = ["run", "--models", "threshold", "--protocol", "quick", "--executor", "ray", "--no-leaderboard"]
+    proc = subprocess.run(
+        [str(exe), *args, "--out", str(tmp_path / "out")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert summary["model"].tolist() == ["threshold"] and summary["folds"].item() == 2

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ichbench.errors import ProtocolError
-from ichbench.protocol import Training, load_protocol, parse_protocol
+from ichbench.protocol import Training, parse_protocol
 from ichbench.training.recipe import loss_fn, lr_at, make_optimizer
 
 
@@ -57,8 +57,8 @@ def test_fused_adam_is_the_same_update() -> None:
         torch.testing.assert_close(fused, loop, rtol=1e-6, atol=1e-7)
 
 
-def test_every_option_is_in_the_hash_and_defaults_keep_old_hashes() -> None:
-    paper = load_protocol("paper")
+def test_every_option_is_in_the_hash_and_defaults_keep_old_hashes(committed_protocols) -> None:
+    paper = committed_protocols[0]
     assert paper.hash == "e0fe5395e181"  # the committed faithful-paper table's hash, unchanged
     changed = {
         replace(paper, training=replace(paper.training, **kw)).hash
@@ -87,3 +87,28 @@ def test_a_modern_recipe_trains_and_logs_its_learning_rate(tmp_path: Path, cli, 
     history = pd.read_csv(tmp_path / "r" / "history.csv")
     assert list(history.lr) == pytest.approx([1e-3, 1e-3 * 0.5**0.9])
     assert 'loss = "dice_bce"' in (tmp_path / "r" / "protocol.toml").read_text()
+
+
+def test_flip_averages_each_window_with_its_mirror_and_only_moves_the_recipe_hash() -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from ichbench.inference.infer import window_probs
+
+    class Ramp(torch.nn.Module):
+        """Logits that grow to the right: a model that is not mirror-symmetric."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            ramp = torch.linspace(-3.0, 3.0, x.shape[-1])
+            return x[:, :1] * 0 + ramp
+
+    base = parse_protocol('name = "p"\n[windows]\nsize = 16\nstride = 8\n[metrics]\nresolution = "native"\n', "p")
+    flipped = dataclasses.replace(base, post=dataclasses.replace(base.post, flip=True))
+    image = np.zeros((1, 32, 32), np.uint8)
+    plain, _ = window_probs(Ramp(), image, base, torch.device("cpu"))
+    tta, _ = window_probs(Ramp(), image, flipped, torch.device("cpu"))
+    np.testing.assert_allclose(tta, (plain + plain[..., ::-1]) / 2, rtol=1e-6)  # by hand: the mirror's mean
+    np.testing.assert_allclose(tta, 0.5, atol=1e-6)  # a ramp and its mirror average to a flat 0.5
+    assert flipped.test_hash == base.test_hash and flipped.recipe_hash != base.recipe_hash
+    assert parse_protocol('name = "p"\n[post]\nflip = false\n', "p").hash == parse_protocol('name = "p"\n', "p").hash

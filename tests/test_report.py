@@ -61,7 +61,12 @@ def test_bootstrap_and_wilcoxon_match_scipy_called_directly() -> None:
         }
     )
     matrix = stats.wilcoxon_matrix(frame)
-    raw = [sps.wilcoxon(a, b).pvalue, sps.wilcoxon(a, a + 0.1).pvalue, sps.wilcoxon(b, a + 0.1).pvalue]
+    kw = {"method": "approx", "zero_method": "wilcox", "correction": True}  # one method for every pair
+    raw = [
+        sps.wilcoxon(a, b, **kw).pvalue,
+        sps.wilcoxon(a, a + 0.1, **kw).pvalue,
+        sps.wilcoxon(b, a + 0.1, **kw).pvalue,
+    ]
     order = np.argsort(raw)
     holm = np.empty(3)
     running = 0.0

@@ -13,10 +13,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ichbench.benchmark.plan as plan_module
-from ichbench.benchmark.plan import forward_gflop, plan, window_counts
+from ichbench.benchmark.plan import plan, window_counts
 from ichbench.data.phantom.dataset import phantom_dataset
 from ichbench.data.splits import make_splits
 from ichbench.evaluation.metrics import value_columns
+from ichbench.models.cost import forward_gflop
 from ichbench.models.registry import create_model
 from ichbench.protocol import load_protocol
 from ichbench.training.train import TimeLimit, train
@@ -52,6 +53,11 @@ def test_two_slices_merged_equal_the_unsliced_run_metric_for_metric(tmp_path: Pa
     assert mixed.returncode == 2 and "holds the evidence of another run" in mixed.stderr
     again = cli("merge", "ev/a", "ev/b", "--out", "from-evidence", "--no-leaderboard")
     assert again.returncode == 0, again.stderr
+    one_model = cli("merge", "ev/a", "ev/b", "--models", "resunet", "--out", "resunet-only", "--leaderboard", "lb2")
+    assert one_model.returncode == 0, one_model.stderr  # a model merged on its own: its row, no other
+    assert list(pd.read_csv(next((tmp_path / "lb2").glob("phantom__tiny-*.csv"))).model) == ["resunet"]
+    unknown = cli("merge", "ev/a", "--models", "linknet", "--out", "none")
+    assert unknown.returncode == 2 and "not among the runs' models" in unknown.stderr
     pd.testing.assert_frame_equal(one[columns], pd.read_csv(tmp_path / "from-evidence" / "summary.csv")[columns])
     other = tiny_protocol(tmp_path / "other.toml", epochs=1)
     c = cli("run", "--jobs", "threshold:0", "--protocol", other, "--out", "c", "--no-leaderboard")

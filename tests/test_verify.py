@@ -65,7 +65,7 @@ def test_changed_counts_fail_on_the_hash_and_then_on_the_metrics(board: Path, cl
     assert rc == 1 and checks[0]["status"] == "failed" and "hash" in checks[0]["detail"]
     assert checks[1]["status"] == "ok"
     # A forger who also updates the hash is caught: the per-subject rows no longer follow from the counts,
-    from ichbench.evaluation.metrics import count_scores
+    from ichbench.evaluation.metrics import count_scores, counts_of
     from ichbench.leaderboard.evidence import digest
 
     frame.loc[0, "evidence_sha256"] = digest(folder)
@@ -78,7 +78,7 @@ def test_changed_counts_fail_on_the_hash_and_then_on_the_metrics(board: Path, cl
         per_slice = pd.DataFrame(doc["per_slice"])
         for subject in doc["per_subject"]:
             mine = per_slice[per_slice.subject == subject["subject"]]
-            subject.update(count_scores({k: mine[k].to_numpy() for k in ("tp", "fp", "fn", "truth_pixels")}))
+            subject.update(count_scores(counts_of(*(mine[k].to_numpy() for k in ("tp", "fp", "fn", "tn")))))
 
     _rewrite_result(result, consistent_subjects)
     frame.loc[0, "evidence_sha256"] = digest(folder)

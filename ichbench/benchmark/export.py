@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ichbench.atomic import atomic_write_bytes
 from ichbench.errors import RunError
+from ichbench.training.job import job_dirs
 
 FILES = ("run.json", "protocol.toml", "splits.json", "summary.csv")
 
@@ -35,13 +36,14 @@ def export_evidence(run_dir: Path, out: Path) -> list[str]:
         if (run_dir / name).is_file():
             shutil.copyfile(run_dir / name, out / name)
     written = []
-    for result in sorted(run_dir.glob("jobs/*/fold*/result.json")):
-        job = result.parent.relative_to(run_dir)
-        target = out / job / "result.json.gz"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, gzip.compress(result.read_bytes(), mtime=0))
-            written.append(f"{job.parts[1]}:{job.parts[2].removeprefix('fold')}")
+    for model in sorted(p.name for p in (run_dir / "jobs").glob("*") if p.is_dir()):
+        for fold, seed, job_dir in job_dirs(run_dir, model):
+            result = job_dir / "result.json"
+            target = out / job_dir.relative_to(run_dir) / "result.json.gz"
+            if result.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, gzip.compress(result.read_bytes(), mtime=0))
+                written.append(f"{model}:{fold}" + ("" if seed is None else f" (seed {seed})"))
     return written
 
 

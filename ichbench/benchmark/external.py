@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,15 @@ def evaluate_bundle(
 def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bool, board: Path | None) -> pd.DataFrame:
     start = time.perf_counter()
     bundle = load_bundle(bundle_dir, device)
-    dataset = protocol_dataset(bundle.protocol, data)
+    # Read at the folder's own resolution: each scan is resampled to the size the model saw and its
+    # masks are made and scored at the scan's size (Bundle.model_shape, Bundle.protocol_at).
+    full = replace(bundle.protocol, data=replace(bundle.protocol.data, scale=1.0))
+    dataset = protocol_dataset(full, data)
+    shape = tuple(dataset.subjects[0].image.shape[1:])
     model, threshold = bundle_model(bundle, ensemble)
     tags = {"model": bundle.name, "fold": 0}
-    scores = score_subjects(model, dataset.subjects, bundle.protocol, torch.device(device), threshold, tags)
+    protocol, size = bundle.protocol_at(shape), bundle.model_shape(shape)
+    scores = score_subjects(model, dataset.subjects, protocol, torch.device(device), threshold, tags, size)
     result = {
         "model": bundle.name,
         "fold": 0,
@@ -51,6 +57,7 @@ def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bo
     meta = {
         "protocol": bundle.protocol.name,
         "protocol_hash": bundle.meta["protocol_hash"],
+        **bundle.protocol.table_hashes(on_phantom=False),
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
         "device_name": describe_device(device),

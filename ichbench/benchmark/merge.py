@@ -23,6 +23,7 @@ from ichbench.errors import RunError
 from ichbench.leaderboard.evidence import read_result
 from ichbench.protocol import load_protocol
 from ichbench.runlock import hold
+from ichbench.training.job import job_dirs, job_path
 
 SAME = ("protocol_hash", "dataset_fingerprint")
 KEPT_FILES = ("result.json", "predictions.npz", "best.pt", "best.pt.sha256")
@@ -37,8 +38,11 @@ class Merged:
     missing: list[str]
 
 
-def merge(dirs: list[Path], out: Path, board: Path | None) -> Merged:
-    """Merge the finished jobs of `dirs` into `out` (which must not hold a run yet)."""
+def merge(
+    dirs: list[Path], out: Path, board: Path | None, only: list[str] | None = None, allow_dirty: bool = False
+) -> Merged:
+    """Merge the finished jobs of `dirs` into `out` (which must not hold a run yet); with `only`, the jobs of
+    those models alone, so that a run whose models finish at different times gets one row per model."""
     if not dirs:
         raise RunError("merge needs at least one run directory")
     metas = [_meta(d) for d in dirs]
@@ -52,28 +56,43 @@ def merge(dirs: list[Path], out: Path, board: Path | None) -> Merged:
                 )
         if s != splits[0]:
             raise RunError(f"{d}/splits.json: the folds differ from {dirs[0]}/splits.json")
+    if only is not None:
+        known = {m for meta in metas for m in meta["models"]}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise RunError(f"--models {', '.join(unknown)}: not among the runs' models ({', '.join(sorted(known))})")
     with hold(out):
-        return _merge_into(dirs, out, board, metas, splits)
+        return _merge_into(dirs, out, board, metas, splits, only, allow_dirty)
 
 
-def _merge_into(dirs: list[Path], out: Path, board: Path | None, metas: list[dict], splits: list[dict]) -> Merged:
+def _merge_into(
+    dirs: list[Path],
+    out: Path,
+    board: Path | None,
+    metas: list[dict],
+    splits: list[dict],
+    only: list[str] | None,
+    allow_dirty: bool,
+) -> Merged:
     if (out / "run.json").exists():
         raise RunError(f"{out}: a run already lives here; merge into a new directory")
-    models = list(dict.fromkeys(m for meta in metas for m in meta["models"]))
+    models = [m for m in dict.fromkeys(m for meta in metas for m in meta["models"]) if only is None or m in only]
     n_folds = len(splits[0]["folds"])
     jobs = _collect(dirs, models, n_folds)
     protocol = load_protocol(dirs[0] / "protocol.toml")
     out.mkdir(parents=True, exist_ok=True)
-    for (model, fold), src in jobs.items():
-        _copy_job(src, out / "jobs" / model / f"fold{fold}")
+    for (model, fold, seed), src in jobs.items():
+        _copy_job(src, job_path(out, model, fold, seed))
     _write_meta(out, dirs, metas, models)
     shutil.copyfile(dirs[0] / "protocol.toml", out / "protocol.toml")
     shutil.copyfile(dirs[0] / "splits.json", out / "splits.json")
-    results = [json.loads((out / "jobs" / m / f"fold{f}" / "result.json").read_text()) for m, f in jobs]
+    results = [json.loads((job_path(out, m, f, s) / "result.json").read_text()) for m, f, s in jobs]
     meta = json.loads((out / "run.json").read_text())
-    summary = finish(out, results, protocol, meta, board, n_folds) if results else None
-    missing = [f"{m}:{f}" for m in models for f in range(n_folds) if (m, f) not in jobs]
-    return Merged(summary, [f"{m}:{f}" for m, f in jobs], missing)
+    summary = finish(out, results, protocol, meta, board, n_folds, allow_dirty) if results else None
+    seeds = list(protocol.cv.seeds) or [None]
+    name = lambda m, f, s: f"{m}:{f}" + ("" if s is None else f":seed{s}")  # noqa: E731
+    missing = [name(m, f, s) for s in seeds for m in models for f in range(n_folds) if (m, f, s) not in jobs]
+    return Merged(summary, [name(*key) for key in jobs], missing)
 
 
 def _meta(d: Path) -> dict:
@@ -91,17 +110,17 @@ def _splits(d: Path) -> dict:
     return {"folds": doc["folds"]}
 
 
-def _collect(dirs: list[Path], models: list[str], n_folds: int) -> dict[tuple[str, int], Path]:
-    """(model, fold) -> the first directory holding that job finished, in run order (model, then fold)."""
-    found: dict[tuple[str, int], Path] = {}
+def _collect(dirs: list[Path], models: list[str], n_folds: int) -> dict[tuple[str, int, int | None], Path]:
+    """(model, fold, seed) -> the first directory holding that job finished, in run order."""
+    found: dict[tuple[str, int, int | None], Path] = {}
     for model in models:
-        for fold in range(n_folds):
-            for d in dirs:
-                job = Path(d) / "jobs" / model / f"fold{fold}"
-                if read_result(job) is not None:
-                    found[(model, fold)] = job
-                    break
-    return found
+        for d in dirs:
+            for fold, seed, job in job_dirs(d, model):
+                if fold < n_folds and (model, fold, seed) not in found and read_result(job) is not None:
+                    found[(model, fold, seed)] = job
+    return dict(
+        sorted(found.items(), key=lambda kv: (models.index(kv[0][0]), -1 if kv[0][2] is None else kv[0][2], kv[0][1]))
+    )
 
 
 def _copy_job(src: Path, dst: Path) -> None:
@@ -120,6 +139,7 @@ def _write_meta(out: Path, dirs: list[Path], metas: list[dict], models: list[str
         "models": models,
         "jobs": None,
         "device_name": " + ".join(devices),
+        "commit": ";".join(dict.fromkeys(str(m.get("commit", "")) for m in metas if m.get("commit"))),
         "merged_from": [str(d) for d in dirs],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

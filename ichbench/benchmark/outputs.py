@@ -13,9 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import code_commit
-from ichbench.evaluation.metrics import summarize_results, value_columns
+from ichbench.environment import code_commit, fold_code
+from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
+from ichbench.evaluation.metrics import value_columns
+from ichbench.evaluation.summary import summarize_results
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.leaderboard.board import require_clean
 from ichbench.leaderboard.evidence import Source
 from ichbench.protocol import Protocol
 
@@ -23,14 +26,23 @@ log = logging.getLogger("ichbench.benchmark")
 
 
 def finish(
-    out: Path, results: list[dict], protocol: Protocol, meta: dict, board: Path | None, folds: int
+    out: Path,
+    results: list[dict],
+    protocol: Protocol,
+    meta: dict,
+    board: Path | None,
+    folds: int,
+    allow_dirty: bool = False,
 ) -> pd.DataFrame:
-    """Write the CSVs of every finished job; models with all `folds` folds get leaderboard rows."""
+    """Write the CSVs of every finished job; models with all `folds` folds get leaderboard rows (refused for a
+    leaderboard kept in git when a fold ran from an uncommitted tree, unless `allow_dirty`)."""
     summary = write_run_files(out, results, protocol)
-    complete = summary[summary["folds"] == folds]
+    complete = summary[(summary["folds"] == folds) & (summary["seeds"] == max(1, len(protocol.cv.seeds)))]
     rows = leaderboard_rows(complete, meta, board, out)
     atomic_write_text(out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
     if board is not None and rows:
+        require_clean(board, [c for r in rows for c in r["commit"].split(";")], allow_dirty)
+        rows = [{**r, "code_clean": "no (--allow-dirty)" if r["code_clean"] == "no" else r["code_clean"]} for r in rows]
         path = append_leaderboard(board, rows, evidence_source(out, results, protocol, meta))
         log.info("appended %d row(s) to %s", len(rows), path)
     return summary
@@ -46,7 +58,9 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
     """per_slice.csv, per_subject.csv, history.csv and summary.csv from the job results."""
     per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
     per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
-    history = pd.DataFrame([{"model": r["model"], "fold": r["fold"], **h} for r in results for h in r["history"]])
+    history = pd.DataFrame(
+        [{"model": r["model"], "fold": r["fold"], **_seed(r), **h} for r in results for h in r["history"]]
+    )
     rows = []
     for model in dict.fromkeys(r["model"] for r in results):
         mine = [r for r in results if r["model"] == model]
@@ -55,11 +69,13 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
             {
                 "model": model,
                 "params": mine[0]["params"],
-                "folds": len(mine),
+                "folds": len({r["fold"] for r in mine}),
                 "epochs": max(r["epochs"] for r in mine),
                 "wall_s": sum(r["seconds"] for r in mine),
                 "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
+                **fold_code([r.get("code") for r in mine]),
                 **metrics,
+                **summarize_budget(mine, protocol),
             }
         )
     summary = pd.DataFrame(rows)
@@ -76,9 +92,6 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
 def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out: Path) -> list[dict]:
     """One leaderboard row per model of a finished run (meta may set kind and trained_on)."""
     date = datetime.now(UTC).isoformat(timespec="seconds")
-    where = board if board is not None else out
-    # The code's commit as recorded when the run started (a run takes hours; the tree may change meanwhile).
-    commit = meta.get("commit") or code_commit(Path(where).resolve() if Path(where).exists() else Path.cwd())
     rows = []
     for _, s in summary.iterrows():
         row = {
@@ -87,20 +100,34 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "kind": meta.get("kind", "cv"),
             "params": int(s["params"]),
             "folds": int(s["folds"]),
+            "seeds": int(s["seeds"]),
+            "dice_paper_seed_std": s["dice_paper_seed_std"],
             "epochs": int(s["epochs"]),
             "wall_s": round(float(s["wall_s"]), 1),
             "device": meta["device_name"],
             "training_precision": meta.get("training_precision", ""),  # none in run.json before the setting
             "torch": meta["torch"],
             "ichbench": meta["ichbench"],
-            "commit": commit,
+            # The folds' own commits; for results from before jobs recorded theirs, the run's (its run.json).
+            "commit": _text(s.get("commits")) or meta.get("commit") or code_commit(),
+            "code_clean": _text(s.get("code_clean")) or ("no" if "+dirty" in str(meta.get("commit", "")) else ""),
             "protocol": meta["protocol"],
             "protocol_hash": meta["protocol_hash"],
+            "test_hash": meta.get("test_hash", ""),  # empty: a protocol scored at its training scale
+            "recipe_hash": meta.get("recipe_hash", ""),
             "dataset": meta["dataset"],
             "dataset_fingerprint": meta["dataset_fingerprint"],
             "trained_on": meta.get("trained_on", meta["dataset"]),
             "run": str(out),
         }
-        row.update({c: s[c] for c in value_columns()})
+        row.update({c: s[c] for c in value_columns() + BUDGET_COLUMNS if c in s})
         rows.append(row)
     return rows
+
+
+def _seed(result: dict) -> dict:
+    return {"seed": result["seed"]} if "seed" in result else {}
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)

@@ -14,23 +14,21 @@ import statistics
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from ichbench.data.dataset import Dataset, Subject
+from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
 from ichbench.inference.infer import precision_for, to_input
 from ichbench.models.contract import trainable
+from ichbench.models.cost import BACKWARD, forward_gflop, pflop
 from ichbench.models.registry import build
-from ichbench.post import grid
 from ichbench.protocol import Protocol
 from ichbench.training.step import make_step
 from ichbench.training.train import job_seed
 from ichbench.training.validation import on_windows
-from ichbench.training.windows import select_windows
+from ichbench.training.windows import grid_windows, select_windows
 
 # Published peak dense bf16 tensor throughput (TFLOP/s, without sparsity), SXM parts where there are two.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
-BACKWARD = 3.0  # forward + backward of a training window, in forwards
 # A step's cost per window falls with the batch on a CPU (unet at 64 px: 53 ms at batch 4, 28 at 16), so
 # the calibration times the protocol's batch; the cap keeps `paper`'s 32 windows of 160 px from taking
 # minutes per model on a CPU. The median of a few steps resists one step slowed by other work.
@@ -50,24 +48,7 @@ class JobPlan:
     gflop_per_window: float
     pflop: float
     seconds_here: float | None = None
-
-
-def forward_gflop(name: str, protocol: Protocol) -> float:
-    """Forward GFLOP of one window of the protocol's size (counted on the meta device: nothing runs)."""
-    size = protocol.windows.size
-    with torch.device("meta"):
-        model = build(name, protocol)
-        x = torch.zeros(1, protocol.input.count, size, size)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model.eval()(x)
-    return counter.get_total_flops() / 1e9
-
-
-def grid_windows(subjects: list[Subject], protocol: Protocol) -> int:
-    """Every window of every slice: what prediction on these subjects costs."""
-    size, stride = protocol.windows.size, protocol.windows.stride
-    return sum(len(s.image) * len(grid(s.image.shape[1:], size, stride)) for s in subjects)
+    seed: int | None = None  # one of [cv] seeds (each costs the same)
 
 
 def window_counts(protocol: Protocol, dataset: Dataset, fold: Fold) -> tuple[int, int, int]:
@@ -127,13 +108,14 @@ def plan(
             if only is not None and (name, f.fold) not in only:
                 continue
             n_train, n_val, once = counts[f.fold]
-            forwards = (epochs * (BACKWARD * n_train + n_val) if learned else n_val) + once
+            trained, predicted = (epochs * n_train, epochs * n_val + once) if learned else (0, n_val + once)
             seconds = None
             if per_window is not None:
                 seconds = per_window * (epochs * (n_train + n_val / BACKWARD) + once / BACKWARD)
-            jobs.append(
-                JobPlan(name, f.fold, n_train if learned else 0, n_val, once, gflop, forwards * gflop / 1e6, seconds)
-            )
+            cost = pflop(gflop, trained, predicted)
+            for seed in list(protocol.cv.seeds) or [None]:
+                row = JobPlan(name, f.fold, n_train if learned else 0, n_val, once, gflop, cost, seconds, seed)
+                jobs.append(row)
     total = sum(j.pflop for j in jobs)
     return {
         "protocol": protocol.name,

@@ -23,6 +23,7 @@ from ichbench.environment import code_commit, describe_device, resolve_device, v
 from ichbench.errors import Incomplete, RunError
 from ichbench.inference.infer import precision_for
 from ichbench.leaderboard import default_directory
+from ichbench.leaderboard.board import require_clean
 from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
@@ -50,6 +51,7 @@ class RunConfig:
     progress: bool = True
     jobs: list[tuple[str, int]] | None = None  # a slice of the (model, fold) jobs; None: every one
     max_minutes: float | None = None  # stop cleanly at the first epoch boundary past this
+    allow_dirty: bool = False  # rows from an uncommitted tree may enter a leaderboard kept in git
     notify: Callable[[str], None] | None = None  # where the cost estimate goes before jobs start
 
 
@@ -61,6 +63,8 @@ def run(config: RunConfig) -> pd.DataFrame:
     deadline = time.time() + 60 * config.max_minutes if config.max_minutes is not None else None
     for name in config.models:
         check_model(name, config.protocol)
+    if config.leaderboard is not None:  # before hours of training, not after
+        require_clean(config.leaderboard, [code_commit()], config.allow_dirty)
     device = resolve_device(config.device)
     dataset = protocol_dataset(config.protocol, config.data)
     with hold(config.out):  # one process per run directory
@@ -72,7 +76,9 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
     handler = _log_to(config.out / "log.txt")
     try:
         folds = _splits(config, dataset)
-        ctx = JobContext(config.protocol, tuple(folds), config.out, device, deadline, config.restart_damaged)
+        # Absolute: a remote worker's working directory is not the driver's.
+        out = Path(config.out).resolve()
+        ctx = JobContext(config.protocol, tuple(folds), out, device, deadline, config.restart_damaged)
         jobs = select_jobs(config, len(folds))
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:
@@ -83,7 +89,10 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
         with Reporter(enabled=config.progress) as reporter:
             results = _executor(config).execute(jobs, ctx, dataset, reporter, **(config.executor_options or {}))
         done = [r for r in results if r is not None]
-        summary = finish(config.out, done, config.protocol, meta, config.leaderboard, len(folds)) if done else None
+        summary = None
+        if done:
+            board, dirty = config.leaderboard, config.allow_dirty
+            summary = finish(config.out, done, config.protocol, meta, board, len(folds), dirty)
         if len(done) < len(jobs):
             stopped = ", ".join(j.key for j, r in zip(jobs, results) if r is None)
             raise Incomplete(
@@ -98,15 +107,17 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
 
 
 def select_jobs(config: RunConfig, n_folds: int) -> list[Job]:
-    """Every (model, fold) job, or the --jobs slice of them (checked against the models and folds)."""
+    """Every (model, fold) job, or the --jobs slice of them (checked against the models and folds), once per
+    seed of [cv] seeds (seed by seed, so that the first seed's table is complete first)."""
+    seeds = list(config.protocol.cv.seeds) or [None]
     if config.jobs is None:
-        return [Job(m, f) for m in config.models for f in range(n_folds)]
+        return [Job(m, f, s) for s in seeds for m in config.models for f in range(n_folds)]
     bad = [f"{m}:{f}" for m, f in config.jobs if m not in config.models or not 0 <= f < n_folds]
     if bad:
         raise RunError(
             f"--jobs {', '.join(bad)}: no such job (models {', '.join(config.models)}, folds 0..{n_folds - 1})"
         )
-    return [Job(m, f) for m, f in config.jobs]
+    return [Job(m, f, s) for s in seeds for m, f in config.jobs]
 
 
 def parse_jobs(text: str) -> list[tuple[str, int]]:
@@ -139,16 +150,18 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     meta = {
         "protocol": config.protocol.name,
         "protocol_hash": config.protocol.hash_for(on_phantom=config.data is None),
+        **config.protocol.table_hashes(on_phantom=config.data is None),
         "dataset": dataset.name,
         "data": str(Path(config.data).resolve()) if config.data is not None else None,
         "dataset_fingerprint": dataset.fingerprint,
         "models": config.models,
         "jobs": [f"{m}:{f}" for m, f in config.jobs] if config.jobs is not None else None,
         "excluded": list(dataset.excluded),
+        **slice_shapes(dataset),
         "device": device,
         "device_name": describe_device(device),
         "training_precision": precision_for(config.protocol.training.precision, torch.device(device)),
-        "commit": code_commit(Path.cwd()),
+        "commit": code_commit(),
         **versions(),
     }
     existing = out / "run.json"
@@ -170,6 +183,14 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2) + "\n")
     atomic_write_text(out / "protocol.toml", config.protocol.to_toml())
     return meta
+
+
+def slice_shapes(dataset: Dataset) -> dict[str, list[int]]:
+    """The slice size the models see (the data set as loaded, after [data] scale) and the native one, from
+    the first subject: a bundle resamples any scan to the first and makes its masks at the scan's own size."""
+    first = dataset.subjects[0]
+    native = first.native_mask if first.native_mask is not None else first.mask
+    return {"slice_shape": list(first.image.shape[1:]), "native_shape": list(native.shape[1:])}
 
 
 def _splits(config: RunConfig, dataset: Dataset) -> list:

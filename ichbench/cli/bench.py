@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--wide", action="store_true", help="print every metric, not only the key ones")
+    run.add_argument("--allow-dirty", action="store_true", help=ALLOW_DIRTY)
+    run.add_argument(
+        "--seeds",
+        default=None,
+        help="train each (model, fold) once per seed, e.g. 0,1,2 (sets the protocol's [cv] seeds)",
+    )
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="registered models: names, parameter counts, source package")
@@ -83,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "[yellow]note: no CUDA device, and --protocol defaults to paper, the full published protocol "
             "(days on a CPU: see the plan below). For a first look in minutes: --protocol quick[/yellow]"
         )
-    protocol = load_protocol(args.protocol or "paper")
+    protocol = with_seeds(load_protocol(args.protocol or "paper"), args.seeds)
     config = RunConfig(
         models=resolve(models, protocol),
         protocol=protocol,
@@ -99,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.json,
         jobs=jobs,
         max_minutes=args.max_minutes,
+        allow_dirty=args.allow_dirty,
         notify=lambda text: err.print(text, highlight=False),
     )
     summary = run(config)
@@ -110,6 +117,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print_results(summary, f"results ({out})", wide=args.wide, extra=["wall_s"])
     return 0
+
+
+ALLOW_DIRTY = (
+    "append rows to a leaderboard kept in git although the code has uncommitted changes (the rows say so, "
+    "and their evidence holds the patch)"
+)
+
+
+def with_seeds(protocol, text: str | None):
+    """The protocol with [cv] seeds from --seeds '0,1,2' (unchanged without the flag), checked as a file is."""
+    if text is None:
+        return protocol
+    from dataclasses import replace
+
+    from ichbench.errors import ProtocolError
+    from ichbench.protocol_checks import validate
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items or not all(t.isdigit() for t in items):
+        raise ProtocolError(f"--seeds {text!r}: expected whole numbers separated by commas, e.g. 0,1,2")
+    seeded = replace(protocol, cv=replace(protocol.cv, seeds=tuple(int(t) for t in items)))
+    validate("--seeds", seeded)
+    return seeded
 
 
 def board_dir(args: argparse.Namespace) -> Path | None:

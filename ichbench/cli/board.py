@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--wide", action="store_true", help="show: every metric, not only the key ones")
     board.add_argument("--sort", default="dice_paper", help="show: order rows by this column (default dice_paper)")
     board.add_argument("--history", action="store_true", help="show: every row, not only each model's latest")
+    board.add_argument("--budget", action="store_true", help="show: the budget columns (compute, hours, memory)")
+    board.add_argument(
+        "--max-pflop", type=float, default=None, help="show: only rows trained with at most this many PFLOP"
+    )
+    board.add_argument("--max-hours", type=float, default=None, help="show: only rows trained in at most these hours")
     board.add_argument(
         "--from", dest="sources", type=Path, nargs="*", default=[], help="attach: run or evidence folders"
     )
@@ -63,6 +68,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def _show(directory: Path, args: argparse.Namespace) -> int:
     from ichbench.atomic import atomic_write_text
     from ichbench.errors import RunError
+    from ichbench.evaluation.budget import BUDGET_COLUMNS
     from ichbench.evaluation.metrics import TABLE as metric_table
     from ichbench.leaderboard import read, render
 
@@ -76,15 +82,32 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
         return 0
     from ichbench.cli.tables import print_results
 
+    extra = ["folds", "epochs", *(BUDGET_COLUMNS if args.budget else [])]
     for stem, frame in boards.items():
         if args.sort not in frame.columns:
             raise RunError(f"--sort {args.sort}: no such column in {stem}.csv")
-        rows = frame if args.history else frame.drop_duplicates("model", keep="last")
+        key = [c for c in ("model", "recipe_hash") if c in frame]
+        rows = frame if args.history else frame.drop_duplicates(key, keep="last")
+        rows = _within_budget(rows, args.max_pflop, args.max_hours)
         metric = metric_table.get(args.sort)
-        ascending = metric is not None and not metric.higher_is_better
+        # Costs sort cheapest first, like a metric whose lower values are better.
+        ascending = args.sort in BUDGET_COLUMNS or (metric is not None and not metric.higher_is_better)
         rows = rows.sort_values(args.sort, ascending=ascending, na_position="last")
-        print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=["folds", "epochs"])
+        print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=extra)
     return 0
+
+
+def _within_budget(rows, max_pflop: float | None, max_hours: float | None):
+    """The rows whose recorded training budget is within the limits (rows without a budget drop out)."""
+    import pandas as pd
+
+    for column, limit in (("train_pflop", max_pflop), ("train_hours", max_hours)):
+        if limit is not None:
+            values = (
+                pd.to_numeric(rows[column], errors="coerce") if column in rows else pd.Series(float("nan"), rows.index)
+            )
+            rows = rows[values <= limit]
+    return rows
 
 
 def _print_checks(checks: list, as_json: bool) -> int:

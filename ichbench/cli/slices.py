@@ -22,12 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
 
+    from ichbench.cli.bench import ALLOW_DIRTY
+
     merge = sub.add_parser("merge", help="combine finished jobs of several run directories into one run")
     merge.add_argument("runs", type=Path, nargs="+", help="run directories (slices of one benchmark)")
     merge.add_argument("--out", type=Path, required=True, help="the merged run directory (new)")
     merge.add_argument("--leaderboard", type=Path, default=None, help="leaderboard folder (default: your own)")
     merge.add_argument("--no-leaderboard", action="store_true")
+    merge.add_argument(
+        "--models", default=None, help="only these models (comma-separated): a run's models merged one at a time"
+    )
     merge.add_argument("--json", action="store_true")
+    merge.add_argument("--allow-dirty", action="store_true", help=ALLOW_DIRTY)
     merge.set_defaults(func=cmd_merge)
 
     evidence = sub.add_parser("evidence", help="copy a run's evidence (results, splits) to a folder to commit")
@@ -80,7 +86,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from ichbench.benchmark.merge import merge
     from ichbench.cli.bench import board_dir
 
-    merged = merge(args.runs, args.out, board_dir(args))
+    only = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    merged = merge(args.runs, args.out, board_dir(args), only, args.allow_dirty)
     if args.json:
         models = [] if merged.summary is None else json.loads(merged.summary.to_json(orient="records"))
         print(json.dumps({"run": str(args.out), "jobs": merged.found, "missing": merged.missing, "models": models}))

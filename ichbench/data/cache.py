@@ -14,8 +14,8 @@ import numpy as np
 from ichbench.atomic import atomic_write_text
 from ichbench.data.dataset import Subject
 
-FORMAT = 1  # bump when what the readers produce changes
-ARRAYS = ("image", "mask", "labels", "slice_numbers", "bone", "subdural")
+FORMAT = 2  # bump when what the readers produce changes
+ARRAYS = ("image", "mask", "labels", "slice_numbers", "bone", "subdural", "native_mask")
 
 
 def default_cache_dir() -> Path:

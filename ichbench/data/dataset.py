@@ -42,6 +42,9 @@ class Subject:
     bone: np.ndarray | None = None  # (S, H, W) uint8, bone window, if loaded
     subdural: np.ndarray | None = None  # (S, H, W) uint8, subdural window (from HU), if loaded
     spacing: tuple[float, float, float] | None = None  # (slice, row, col) in mm
+    # (S, fH, fW) uint8 0/1: the mask at the data set's own resolution, kept when the slices were
+    # downsampled f-fold on load, for scoring at native resolution ([metrics] resolution).
+    native_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.image.shape[0]
@@ -49,6 +52,12 @@ class Subject:
             raise ValueError(f"subject {self.id}: mask {self.mask.shape} != image {self.image.shape}")
         if self.labels.shape != (n, len(LABELS)) or self.slice_numbers.shape != (n,):
             raise ValueError(f"subject {self.id}: labels or slice numbers do not match {n} slices")
+        if self.native_mask is not None and len(self.native_mask) != n:
+            raise ValueError(f"subject {self.id}: {len(self.native_mask)} native masks for {n} slices")
+
+    def truth(self, native: bool) -> np.ndarray:
+        """The masks to score against: at the data set's own resolution when `native`, else as loaded."""
+        return self.native_mask if native and self.native_mask is not None else self.mask
 
     @property
     def positive(self) -> np.ndarray:

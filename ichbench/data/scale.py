@@ -55,6 +55,7 @@ def downsample(subject: Subject, f: int) -> Subject:
         subject,
         image=downsample_image(subject.image, f),
         mask=downsample_mask(subject.mask, f),
+        native_mask=subject.mask,  # scored against at native resolution (never downsampled for scoring)
         spacing=spacing,
         **extra,
     )

@@ -1,9 +1,12 @@
 """The metric table: every metric ichbench reports, each defined once (docs/metrics.md).
 
-Pixel counts per slice are the raw material; everything else is derived from them. A metric is
-either a **subject** metric (one value per test subject with hemorrhage, then mean and std over those
-subjects) or a **pooled** metric (one value from count sums: over all test slices for the row, over
-each fold's slices for its std, over resampled subjects for its bootstrap CI). The run summary, the
+Pixel counts per slice are the raw material, with a few mask-based values per subject (surface
+distances, lesion counts: evaluation.surface). A metric is a **subject** metric (one value per test
+subject with hemorrhage, then mean and std over those subjects), an **empty** metric (the same over
+the subjects without hemorrhage), a **pooled** metric (one value from count sums: over all test
+slices for the row, over each fold's slices for its std, over resampled subjects for its bootstrap
+CI) or a **cohort** metric (one statistic of the per-subject rows, evaluation.cohort; std over
+folds, CI over resampled subjects). The run summary, the
 leaderboard columns and page, the report, the CLI table and `ichbench leaderboard verify` all read
 `TABLE`; adding a `Metric` there is all a new metric needs.
 """
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
+
+from ichbench.evaluation import cohort
 
 ORIGINAL_TRUTH_SCALE = 255  # the original code's masks were 0/255, its predictions 0/1
 # Columns summed per (fold, subject) for pooled metrics: pixel counts, slice detection by one rule for
@@ -31,19 +35,24 @@ class Metric:
     """One metric: its level, formula, direction and how it is shown.
 
     `formula` takes, for a subject metric, one subject's per-slice counts (arrays tp, fp, fn, tn,
-    pred_pixels, truth_pixels) and returns a float; None means it needs the masks (hd95, computed in
-    `subject_scores`). For a pooled metric it takes sums of COUNT_COLUMNS (arrays of any shape, so a
-    bootstrap can evaluate every resample at once) and returns an array of that shape."""
+    pred_pixels, truth_pixels) and returns a float; None means it needs the masks or the spacing (computed
+    in `evaluation.scoring.subject_scores`). An empty metric is a subject metric of the subjects without
+    hemorrhage. For a pooled metric it takes sums of COUNT_COLUMNS (arrays of any shape, so a bootstrap can
+    evaluate every resample at once) and returns an array of that shape. For a cohort metric it takes the
+    per-subject rows."""
 
     name: str
-    level: str  # "subject" or "pooled"
+    level: str  # "subject", "empty", "pooled" or "cohort"
     label: str  # the short column heading
     higher_is_better: bool
     formula: Callable | None
     digits: int = 3
-    group: str = "headline"  # "headline", or "original" (the original code's detection rule)
+    # "headline"; "reloaded" (the Metrics Reloaded additions: shown beside the headline where there is room);
+    # or "original" (the original code's detection rule)
+    group: str = "headline"
     key: bool = False  # one of the few columns a narrow table shows
     doc: str = ""
+    later: bool = False  # added after rows were written: an empty cell in an older row is not a difference
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -110,6 +119,21 @@ def _pixel_dice(s: Counts) -> np.ndarray:
     return dice_array(s["tp"], s["fp"], s["fn"])
 
 
+def _volume_error(c: Counts) -> float:
+    truth = float(np.asarray(c["truth_pixels"]).sum())
+    return abs(float(np.asarray(c["pred_pixels"]).sum()) - truth) / truth if truth else math.nan
+
+
+def _predicted_voxels(c: Counts) -> float:
+    return float(np.asarray(c["pred_pixels"]).sum())
+
+
+def _reloaded(*args, **kwargs) -> Metric:
+    """A Metrics Reloaded addition: its own column group, and added after rows were written."""
+    return Metric(*args, group="reloaded", later=True, **kwargs)
+
+
+PER_SUBJECT = ("subject", "empty")  # levels with one value per subject, kept in the per-subject rows
 _ONE, _ORIG = _detection("d_"), _detection("o_")
 _SLICE = "a slice is positive with more than `detection_pixels` pixels"
 TABLE: dict[str, Metric] = {
@@ -123,6 +147,23 @@ TABLE: dict[str, Metric] = {
                doc="Dice of the subject's whole volume"),
         Metric("hd95", "subject", "HD95 px", False, None, digits=1, key=True,
                doc="95th-percentile symmetric Hausdorff distance of the volume, in voxels; a miss scores the diagonal"),
+        _reloaded("nsd", "subject", "NSD", True, None,
+                  doc="normalized surface distance of the volume: the share of both surfaces within 2 mm of the other "
+                      "(5 voxels where the spacing is unknown); a miss scores 0"),
+        _reloaded("volume_error_rel", "subject", "vol. err.", False, _volume_error,
+                  doc="|predicted - true volume| / true volume"),
+        _reloaded("volume_error_ml", "subject", "vol. err. mL", False, None, digits=2,
+                  doc="|predicted - true volume| in mL (only where the voxel spacing is known)"),
+        _reloaded("fp_volume_empty", "empty", "FP vox (empty)", False, _predicted_voxels, digits=0,
+                  doc="predicted voxels on a test subject without hemorrhage (all false positives), mean over them"),
+        _reloaded("volume_icc", "cohort", "vol. ICC", True, cohort.volume_icc,
+                  doc="ICC(A,1) of predicted against true volume over the subjects with hemorrhage"),
+        _reloaded("lesion_sensitivity", "cohort", "lesion sens.", True, cohort.lesion_sensitivity,
+                  doc="true lesions (3-D connected components) touched by any predicted voxel, over all true lesions"),
+        _reloaded("lesion_precision", "cohort", "lesion prec.", True, cohort.lesion_precision,
+                  doc="predicted components overlapping any true voxel, over all predicted components"),
+        _reloaded("lesion_f1", "cohort", "lesion F1", True, cohort.lesion_f1,
+                  doc="the harmonic mean of lesion sensitivity and precision"),
         Metric("dice_global", "pooled", "Dice global", True, _pixel_dice, doc="one Dice over all test pixels"),
         *(
             Metric(k, "pooled", k[:4] + "." if k != "f1" else "F1", True, f, key=k in ("sensitivity", "specificity"),
@@ -159,15 +200,16 @@ def slice_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     p = np.asarray(pred, bool).reshape(len(pred), -1)
     t = np.asarray(truth, bool).reshape(len(truth), -1)
     tp, fp, fn = (p & t).sum(1), (p & ~t).sum(1), (~p & t).sum(1)
-    return _counts(tp, fp, fn, p.shape[1] - tp - fp - fn)
+    return counts_of(tp, fp, fn, p.shape[1] - tp - fp - fn)
 
 
 def counts_at(counts: np.ndarray, j: int) -> dict[str, np.ndarray]:
     """slice_counts' dict from the (S, T, 4) TP/FP/FN/TN array of ichbench.post.threshold_counts, threshold j."""
-    return _counts(*(counts[:, j, k] for k in range(4)))
+    return counts_of(*(counts[:, j, k] for k in range(4)))
 
 
-def _counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
+def counts_of(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-slice count arrays with the pixel totals derived from them, as formulas take them."""
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "pred_pixels": tp + fp, "truth_pixels": tp + fn}
 
 
@@ -176,103 +218,31 @@ def paper_scores(counts: Counts) -> tuple[float, float]:
     return TABLE["dice_paper"].formula(counts), TABLE["jaccard_paper"].formula(counts)
 
 
-def hd95(pred: np.ndarray, truth: np.ndarray) -> float:
-    """95th-percentile symmetric Hausdorff distance in voxels between two binary volumes.
-
-    Both empty: 0. Truth without prediction (or the reverse): the volume's diagonal, the largest
-    distance possible, so a missed lesion is penalised rather than dropped.
-    """
-    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    if not pred.any() and not truth.any():
-        return 0.0
-    if not pred.any() or not truth.any():
-        return float(np.sqrt(sum(n * n for n in pred.shape)))
-    box = _bounding_box(pred | truth)
-    p, t = _surface(pred[box]), _surface(truth[box])
-    to_truth = ndimage.distance_transform_edt(~t)[p]
-    to_pred = ndimage.distance_transform_edt(~p)[t]
-    return float(max(np.percentile(to_truth, 95), np.percentile(to_pred, 95)))
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
-    idx = np.nonzero(mask)
-    return tuple(slice(max(int(i.min()) - 1, 0), int(i.max()) + 2) for i in idx)
-
-
-def _surface(mask: np.ndarray) -> np.ndarray:
-    # Outside the volume counts as background, so voxels on its faces are surface too.
-    eroded = ndimage.binary_erosion(mask, border_value=0)
-    return mask & ~eroded
-
-
 def count_scores(counts: Counts) -> dict[str, float]:
-    """The per-subject metrics that follow from its per-slice counts alone (all but the mask-based ones)."""
-    scores: dict[str, float] = {"has_hemorrhage": bool(np.asarray(counts["truth_pixels"]).sum() > 0)}
-    scores.update({m.name: m.formula(counts) for m in table("subject") if m.formula is not None})
+    """The per-subject values that follow from its per-slice counts alone (all but the mask-based ones):
+    whether it has hemorrhage, its predicted and true volumes in voxels, its subject and empty metrics."""
+    truth = float(np.asarray(counts["truth_pixels"]).sum())
+    scores: dict[str, float] = {"has_hemorrhage": bool(truth > 0)}
+    scores |= {"pred_voxels": float(np.asarray(counts["pred_pixels"]).sum()), "true_voxels": truth}
+    scores.update({m.name: m.formula(counts) for m in table() if m.level in PER_SUBJECT and m.formula is not None})
     return scores
 
 
-def subject_scores(pred: np.ndarray, truth: np.ndarray, counts: Counts) -> dict[str, float]:
-    """One subject's metrics from its (S, H, W) prediction and truth and their per-slice counts."""
-    scores = count_scores(counts)
-    return {**scores, "hd95": hd95(pred, truth) if scores["has_hemorrhage"] else math.nan}
+ALL_FLAGGED = "†"
+ALL_FLAGGED_NOTE = (
+    "† flags every slice as hemorrhage (sensitivity 1, specificity 0): its slice-detection columns measure "
+    "the prevalence of hemorrhage slices, not detection"
+)
 
 
-def _with_detection(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
-    """Per-slice rows with the slice-detection indicators of COUNT_COLUMNS added."""
-    p = detected(per_slice["pred_pixels"], min_pixels)
-    t = detected(per_slice["truth_pixels"], min_pixels)
-    o = detected(per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE, min_pixels)
-    return per_slice.assign(
-        d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o
-    )
-
-
-def subject_counts(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
-    """Per (fold, subject): the sums of COUNT_COLUMNS, the raw material of every pooled metric."""
-    frame = _with_detection(per_slice, min_pixels)
-    return frame.groupby(["fold", "subject"])[list(COUNT_COLUMNS)].sum().reset_index()
-
-
-def pooled_values(counts: np.ndarray, only: str | None = None) -> dict[str, np.ndarray]:
-    """Every pooled metric (or the `only` one) from (..., n, len(COUNT_COLUMNS)) count rows, summed over
-    the n rows."""
-    sums = np.asarray(counts, float).sum(axis=-2)
-    columns = {k: sums[..., i] for i, k in enumerate(COUNT_COLUMNS)}
-    return {m.name: m.formula(columns) for m in table("pooled") if only in (None, m.name)}
-
-
-def pooled(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:
-    """Every pooled metric over these slices."""
-    counts = _with_detection(per_slice, min_pixels)[list(COUNT_COLUMNS)].to_numpy(float)
-    return {k: float(v) for k, v in pooled_values(counts).items()}
-
-
-def summarize(per_slice: pd.DataFrame, per_subject: pd.DataFrame, min_pixels: int) -> dict[str, float]:
-    """Mean and std of every metric: subject metrics over subjects with hemorrhage, pooled ones over
-    all slices (their std is over folds). Standard deviations are population ones (ddof 0, numpy's
-    default), as the paper reports them."""
-    out: dict[str, float] = {}
-    sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
-    for name in names("subject"):
-        values = sick[name].dropna().to_numpy(float)
-        out[name] = float(values.mean()) if len(values) else math.nan
-        out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
-    overall = pooled(per_slice, min_pixels)
-    by_fold = [pooled(group, min_pixels) for _, group in per_slice.groupby("fold")]
-    for name in names("pooled"):
-        out[name] = overall[name]
-        values = np.array([f[name] for f in by_fold], float)
-        values = values[~np.isnan(values)]
-        out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
-    return out
-
-
-def summarize_results(results: list[dict], min_pixels: int) -> dict[str, float]:
-    """`summarize` over the finished jobs (folds) of one model, from their per-slice and per-subject rows."""
-    per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
-    per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
-    return summarize(per_slice, per_subject, min_pixels)
+def all_flagged(metric: Metric, row: Mapping[str, object]) -> str:
+    """ALL_FLAGGED for a slice-detection column of a row whose model flags every slice, else ''."""
+    detection = metric.level == "pooled" and metric.name != "dice_global"
+    try:
+        flags = float(row.get("sensitivity")) == 1.0 and float(row.get("specificity")) == 0.0
+    except (TypeError, ValueError):
+        return ""
+    return ALL_FLAGGED if detection and flags and metric.group == "headline" else ""
 
 
 def fmt(metric: Metric, value: float) -> str:

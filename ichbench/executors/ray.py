@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import IchbenchError, RunError
@@ -51,7 +52,7 @@ def execute(
         raise RunError('--executor ray needs Ray: pip install "ichbench[ray]"') from None
     started_here = not ray.is_initialized()
     if started_here:
-        _init(ray, address, cpus_per_job)
+        _init(ray, address, cpus_per_job, ctx.run_dir)
     try:
         gpus = (1.0 if ctx.device == "cuda" else 0.0) if gpus_per_job is None else float(gpus_per_job)
         remote = ray.remote(_remote_job).options(num_cpus=cpus_per_job, num_gpus=gpus, max_retries=max_retries)
@@ -68,19 +69,32 @@ def execute(
         if started_here:
             ray.shutdown()
     if failed:
+        causes: dict[str, list[str]] = {}
+        for job, cause in failed:
+            causes.setdefault(cause, []).append(job.key)
         raise RunError(
             f"{len(failed)} job(s) failed for good: "
-            + "; ".join(f"{j.key}: {e}" for j, e in failed)
+            + "; ".join(f"{cause} ({', '.join(keys)})" for cause, keys in causes.items())
             + ". Finished jobs are kept; fix the cause and run again with --resume."
         )
     return [results[j] for j in jobs]
 
 
-def _init(ray, address: str | None, cpus_per_job: float) -> None:
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:  # a private local instance on the loopback interface
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+def _init(ray, address: str | None, cpus_per_job: float, neutral: Path) -> None:
+    """Start or join Ray from `neutral`, a folder that holds no code. Ray puts the driver's working directory
+    first on every worker's sys.path; run from a checkout (where the README leaves a user), the workers would
+    import its uncompiled source tree instead of the installed package and fail on the missing extension."""
+    here = os.getcwd()
+    neutral.mkdir(parents=True, exist_ok=True)
+    os.chdir(neutral)
+    try:
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:  # a private local instance on the loopback interface
+            kwargs = {"include_dashboard": False, "log_to_driver": False, "_node_ip_address": "127.0.0.1"}
+            ray.init(num_cpus=os.cpu_count(), **kwargs)
+    finally:
+        os.chdir(here)
 
 
 def _collect(ray, pending: dict, results: dict, queue, reporter: Reporter, epochs: int) -> list[tuple[Job, str]]:
@@ -116,6 +130,10 @@ def describe_failure(exc: BaseException) -> str:
         )
     if isinstance(exc, rex.WorkerCrashedError):
         return "the worker process died (killed by the OS, out of memory, or crashed) more often than retried"
+    if isinstance(exc, rex.RaySystemError):  # e.g. the worker could not unpickle (import) the job's code
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if "Error" in line.split(":")[0]), lines[-1] if lines else "")
+        return f"a Ray worker could not load the job: {last or 'Ray gave no message'}"
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return f"{type(exc).__name__}: {text[:500] or 'Ray gave no message'}"
 

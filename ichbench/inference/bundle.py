@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from ichbench import __version__
-from ichbench.errors import RunError
+from ichbench.data.scale import factor
+from ichbench.errors import DataError, RunError
 from ichbench.inference.infer import prepare_model
 from ichbench.models.registry import available_models, create_model, model_spec
 from ichbench.models.weights import load_checked
@@ -43,6 +44,27 @@ class Bundle:
         """The architecture's registry name."""
         return self.meta["model"]
 
+    def model_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """The slice size to give the model for a scan of `shape`: the size it saw in training, whatever the
+        scan's; for a bundle that did not record it, the scan downsampled by the protocol's [data] scale."""
+        if self.meta.get("slice_shape"):
+            return tuple(int(v) for v in self.meta["slice_shape"])
+        f = factor(self.protocol.data.scale)
+        if shape[0] % f or shape[1] % f:
+            raise DataError(
+                f"slices of {shape[1]} x {shape[0]} cannot be downsampled by {f} as the bundle's protocol does"
+            )
+        return shape[0] // f, shape[1] // f
+
+    def protocol_at(self, shape: tuple[int, int]) -> Protocol:
+        """The protocol with its closing and opening kernels (given in the training data's native pixels)
+        converted to pixels of a scan of `shape`, so they cover the same anatomy at any resolution."""
+        native = self.meta.get("native_shape") or shape
+        ratio = shape[0] / native[0]
+        post = self.protocol.post
+        close, open_ = (max(1, round(k * ratio)) if k else 0 for k in (post.close, post.open))
+        return replace(self.protocol, post=replace(post, close=close, open=open_))
+
     def threshold(self, folds: list[int]) -> float:
         """The mean of the chosen folds' thresholds (they differ only with threshold_search)."""
         values = [self.meta["thresholds"][str(f)] for f in folds]
@@ -55,6 +77,9 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     ensure_free(run_dir)  # a run still writing it would give a half-trained bundle
     run_meta = _read_json(run_dir / "run.json", "run.json of a run directory")
     jobs = run_dir / "jobs" / model
+    seeds = sorted((p for p in jobs.glob("seed*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
+    if seeds and not any(jobs.glob("fold*")):  # a run of several seeds: the bundle holds the first seed's folds
+        jobs = seeds[0]
     available = sorted(int(p.name[4:]) for p in jobs.glob("fold*") if (p / "result.json").exists())
     if not available:
         raise RunError(f"{jobs}: no finished job of model {model!r} in this run")
@@ -78,11 +103,16 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         "model_kwargs": model_kwargs,
         "input": input_record(protocol),
         "folds": chosen,
+        "seed": int(jobs.name[4:]) if jobs.name.startswith("seed") else None,  # of a run of several seeds
         "thresholds": {str(f): r["threshold"] for f, r in results.items()},
         "protocol": protocol.name,
         "protocol_hash": run_meta["protocol_hash"],
         "trained_on": run_meta["dataset"],
         "dataset_fingerprint": run_meta["dataset_fingerprint"],
+        # The slice size the model saw across the data set's field of view, and the data set's own size:
+        # predict and evaluate resample any scan to the first (absent from runs before they were recorded).
+        "slice_shape": run_meta.get("slice_shape"),
+        "native_shape": run_meta.get("native_shape"),
         "run": str(run_dir),
         "metrics": {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -6,9 +6,11 @@ from contextlib import nullcontext
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ichbench import post
+from ichbench.data.scale import downsample_image
 from ichbench.models.contract import prefers_channels_last
 from ichbench.protocol import Protocol
 
@@ -66,9 +68,11 @@ def window_probs(
     model.eval()
     with torch.inference_mode(), autocast(device, precision_for(protocol.training.precision, device)):
         for start in range(0, len(windows), batch):
-            chunk = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch]))
-            logits = model(to_input(chunk, device))
-            out[start : start + len(chunk)] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+            chunk = to_input(torch.from_numpy(np.ascontiguousarray(windows[start : start + batch])), device)
+            probs = torch.sigmoid(model(chunk).float())
+            if protocol.post.flip:  # the mirrored window's prediction, mirrored back (probabilities averaged)
+                probs = (probs + torch.sigmoid(model(chunk.flip(-1)).float()).flip(-1)) / 2
+            out[start : start + len(chunk)] = probs[:, 0].cpu().numpy()
     return out.reshape(len(image), len(corners), size, size), corners
 
 
@@ -90,19 +94,49 @@ def predict_masks(
     device: torch.device,
     threshold: float,
     morphology: bool = True,
+    shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """(S, H, W) uint8 masks of one subject's slices (input as in window_probs): every window predicted,
-    then stitched, thresholded, closed and opened in one pass (ichbench.post.stitch_binarize)."""
+    stitched, thresholded, closed and opened. At the input's size in one pass (ichbench.post.stitch_binarize);
+    at another `shape` (a native resolution) the stitched map is upsampled there first (see `upsample`)."""
     probs, corners = window_probs(model, image, protocol, device)
-    return post.stitch_binarize(
-        probs,
-        corners,
-        np.shape(image)[-2:],
-        threshold,
-        *kernels(protocol, morphology),
-        protocol.post.weighting,
-        threads=_threads(),
-    )
+    size = tuple(np.shape(image)[-2:])
+    close, open_ = kernels(protocol, morphology)
+    if shape is None or tuple(shape) == size:
+        weighting = protocol.post.weighting
+        return post.stitch_binarize(probs, corners, size, threshold, close, open_, weighting, threads=_threads())
+    return post.binarize(native_maps(probs, corners, size, shape, protocol), threshold, close, open_, _threads())
+
+
+def native_maps(
+    probs: np.ndarray, corners: np.ndarray, size: tuple[int, int], shape: tuple[int, int], protocol: Protocol
+) -> np.ndarray:
+    """Window probabilities stitched at the input's `size`, then upsampled to `shape`: (S, H, W) float32."""
+    maps = post.stitch_batch(probs, corners, size, protocol.post.weighting, threads=_threads())
+    return upsample(maps, shape)
+
+
+def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(S, h, w) float32 probability maps resized to (S, H, W) bilinearly, pixel centres aligned as
+    OpenCV's INTER_LINEAR does (tests/test_native.py checks it against cv2.resize). Bilinear rather than
+    nearest: thresholding an interpolated map gives smooth native-resolution boundaries, not 4 x 4 blocks."""
+    tensor = torch.from_numpy(np.ascontiguousarray(maps, np.float32))[:, None]
+    return F.interpolate(tensor, size=tuple(int(v) for v in shape), mode="bilinear", align_corners=False)[:, 0].numpy()
+
+
+def resample_input(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An (S, C, H, W) uint8 model input at another slice size: by whole-block means (as [data] scale
+    downsamples on load) when the size divides, else by area-weighted means (torch's "area" mode)."""
+    image = as_input(image)
+    (h, w), (th, tw) = image.shape[-2:], (int(shape[0]), int(shape[1]))
+    if (h, w) == (th, tw):
+        return image
+    s, c = image.shape[:2]
+    if h % th == 0 and w % tw == 0 and h // th == w // tw:
+        return downsample_image(image.reshape(s * c, h, w), h // th).reshape(s, c, th, tw)
+    tensor = torch.from_numpy(np.ascontiguousarray(image, np.float32)).reshape(s * c, 1, h, w)
+    out = F.interpolate(tensor, size=(th, tw), mode="area" if th <= h else "bilinear", align_corners=None)
+    return np.clip(np.rint(out.numpy()), 0, 255).astype(np.uint8).reshape(s, c, th, tw)
 
 
 def threshold_counts(
@@ -112,12 +146,20 @@ def threshold_counts(
     protocol: Protocol,
     thresholds: list[float],
     morphology: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """(S, T, 4) TP, FP, FN, TN per slice and threshold of stitched, post-processed window probabilities."""
+    """(S, T, 4) TP, FP, FN, TN per slice and threshold of stitched, post-processed window probabilities
+    against `truth`. When the truth is larger than the input's `size`, the stitched map is upsampled to it
+    first, as predict_masks does."""
     truth = np.ascontiguousarray(truth, dtype=np.uint8)
-    return post.threshold_counts(
-        probs, corners, truth, thresholds, *kernels(protocol, morphology), protocol.post.weighting, threads=_threads()
-    )
+    close, open_ = kernels(protocol, morphology)
+    if size is None or tuple(size) == truth.shape[1:]:
+        weighting = protocol.post.weighting
+        return post.threshold_counts(probs, corners, truth, thresholds, close, open_, weighting, threads=_threads())
+    maps = native_maps(probs, corners, size, truth.shape[1:], protocol)
+    # One window covering the whole slice: its mean stitch is the map itself, bit for bit.
+    whole = np.zeros((1, 2), np.int64)
+    return post.threshold_counts(maps[:, None], whole, truth, thresholds, close, open_, "mean", threads=_threads())
 
 
 def _threads() -> int:

@@ -13,31 +13,23 @@ from PIL import Image
 from scipy import ndimage
 
 from ichbench.atomic import atomic_save, atomic_write_text
-from ichbench.data.scale import downsample_image, factor
-from ichbench.errors import DataError
 from ichbench.inference.bundle import Bundle, bundle_model
-from ichbench.inference.infer import predict_masks
+from ichbench.inference.infer import predict_masks, resample_input
 from ichbench.inference.scan import Scan
 from ichbench.models.contract import uses_morphology
-
-FULL_3D = np.ones((3, 3, 3), bool)  # lesions touching by a corner are one lesion
+from ichbench.post import FULL_3D
 
 
 def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: bool = False) -> np.ndarray:
-    """(S, H, W) uint8 0/1 mask of a scan, post-processed as the bundle's protocol says. A protocol that
-    downsamples ([data] scale) sees the scan at its resolution; the mask comes back at the scan's."""
+    """(S, H, W) uint8 mask of a scan at its own resolution: the scan resampled to the slice size the model
+    saw in training, the stitched probabilities upsampled back to the scan's size, then thresholded and
+    post-processed there with kernels scaled to its pixels (Bundle.model_shape, Bundle.protocol_at)."""
     model, threshold = bundle_model(bundle, ensemble)
-    f = factor(bundle.protocol.data.scale)
-    h, w = scan.image.shape[1:]
-    if h % f or w % f:
-        raise DataError(
-            f"{scan.source}: slices of {w} x {h} cannot be downsampled by {f} as the bundle's protocol does"
-        )
-    image = scan.model_input(bundle.protocol.input)  # windowed at full size, then downsampled, as on load
-    if f > 1:
-        image = downsample_image(image.reshape(-1, h, w), f).reshape(*image.shape[:2], h // f, w // f)
-    mask = predict_masks(model.to(device), image, bundle.protocol, device, threshold, uses_morphology(model))
-    return np.repeat(np.repeat(mask, f, axis=1), f, axis=2) if f > 1 else mask
+    shape = tuple(scan.image.shape[1:])
+    image = scan.model_input(bundle.protocol.input)  # windowed at full size, then resampled, as on load
+    image = resample_input(image, bundle.model_shape(shape))
+    protocol = bundle.protocol_at(shape)
+    return predict_masks(model.to(device), image, protocol, device, threshold, uses_morphology(model), shape)
 
 
 def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None) -> tuple[dict, pd.DataFrame]:

@@ -10,13 +10,12 @@ from ichbench.leaderboard.board import (
     columns,
     default_directory,
 )
-from ichbench.leaderboard.page import PUBLISHED, read, render, table
+from ichbench.leaderboard.page import read, render, table
 
 __all__ = [
     "ID_COLUMNS",
     "META_COLUMNS",
     "columns",
-    "PUBLISHED",
     "append",
     "board_path",
     "default_directory",

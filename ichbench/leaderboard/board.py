@@ -13,6 +13,9 @@ import platformdirs
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
+from ichbench.environment import in_git_work_tree
+from ichbench.errors import RunError
+from ichbench.evaluation.budget import BUDGET_COLUMNS
 from ichbench.evaluation.metrics import value_columns
 from ichbench.leaderboard.evidence import RUNS, Source, write_row_evidence
 from ichbench.leaderboard.page import render
@@ -20,15 +23,20 @@ from ichbench.leaderboard.page import render
 ID_COLUMNS = ["date", "model", "kind", "params"]
 META_COLUMNS = [
     "folds",
+    "seeds",  # training seeds per fold ([cv] seeds); 1 for a row of one seed
+    "dice_paper_seed_std",  # the sample std of the per-seed mean Dice (empty for one seed)
     "epochs",
     "wall_s",
     "device",
     "training_precision",  # bf16 or fp32: not "precision", which is a metric's name
     "torch",
     "ichbench",
-    "commit",
+    "commit",  # every commit the row's folds ran at, ';'-separated
+    "code_clean",  # yes, or "no (--allow-dirty)": some fold ran from an uncommitted tree (its patch is in the evidence)
     "protocol",
     "protocol_hash",
+    "test_hash",
+    "recipe_hash",
     "dataset",
     "dataset_fingerprint",
     "trained_on",
@@ -40,7 +48,7 @@ META_COLUMNS = [
 
 def columns() -> list[str]:
     """A table's columns: identity, every metric of the metric table with its std, provenance."""
-    return ID_COLUMNS + value_columns() + META_COLUMNS
+    return ID_COLUMNS + value_columns() + BUDGET_COLUMNS + META_COLUMNS
 
 
 def default_directory() -> Path:
@@ -55,7 +63,7 @@ def _slug(text: str) -> str:
 
 def _append_rows(directory: Path, rows: list[dict]) -> Path:
     first = rows[0]
-    path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"])
+    path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"], first.get("test_hash"))
     old = path.read_text() if path.exists() else ""
     buf = io.StringIO()
     wanted = columns()
@@ -71,10 +79,12 @@ def _append_rows(directory: Path, rows: list[dict]) -> Path:
     return path
 
 
-def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str) -> Path:
-    """`<dataset>__<protocol>-<hash8>.csv`: every protocol hash has its own table, named by it.
-
-    A hash-less table of an older version keeps receiving the rows of the one hash it holds."""
+def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str, test_hash: str | None = None) -> Path:
+    """`<dataset>__test-<test8>.csv` for a protocol scored natively: every recipe of one test shares it.
+    Otherwise (protocols scored at their training scale) `<dataset>__<protocol>-<hash8>.csv`, one per protocol
+    hash; a hash-less table of an older version keeps receiving the rows of the one hash it holds."""
+    if test_hash:
+        return Path(directory) / f"{_slug(dataset)}__test-{test_hash[:8]}.csv"
     legacy = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
     if legacy.exists() and _hash_of(legacy) == protocol_hash:
         return legacy
@@ -84,6 +94,17 @@ def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str)
 def _hash_of(path: Path) -> str | None:
     hashes = pd.read_csv(path, usecols=["protocol_hash"], dtype=str)["protocol_hash"].dropna().unique()
     return hashes[0] if len(hashes) else None
+
+
+def require_clean(directory: Path, commits: list[str], allow_dirty: bool) -> None:
+    """Refuse rows made from an uncommitted tree (a commit label ending in +dirty, or none) for a leaderboard
+    folder kept in git, unless allowed: such a row could not name the code that made it."""
+    unnamed = [c for c in commits if c.endswith("+dirty") or c in ("none", "")]
+    if unnamed and not allow_dirty and in_git_work_tree(directory):
+        raise RunError(
+            f"{directory} is kept in git and the code is {', '.join(dict.fromkeys(unnamed))}: commit first "
+            "(every row names the commit it ran at), or pass --allow-dirty and the row says so"
+        )
 
 
 def append(directory: Path, rows: list[dict], source: Source | None = None) -> Path:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ichbench.atomic import atomic_write_bytes
+from ichbench.training.job import job_dirs, job_path
 
 RUNS = "runs"  # the evidence folders' parent, inside the leaderboard folder
 UNVERIFIABLE = "unverifiable"  # the `evidence` of a row whose run was gone before evidence was kept
@@ -34,9 +35,8 @@ def read_result(job_dir: Path) -> dict | None:
 
 
 def model_results(folder: Path, model: str) -> list[dict]:
-    """Every finished fold of `model` in a run directory or evidence folder, in fold order."""
-    jobs = Path(folder) / "jobs" / model
-    found = [read_result(d) for d in sorted(jobs.glob("fold*"), key=lambda d: int(d.name[4:] or 0))]
+    """Every finished job of `model` in a run directory or evidence folder, in (seed, fold) order."""
+    found = [read_result(d) for _, _, d in job_dirs(folder, model)]
     return [r for r in found if r is not None]
 
 
@@ -68,7 +68,9 @@ class Source:
 
 def write_row_evidence(board: Path, row: dict, source: Source) -> dict:
     """Write `row`'s evidence under `board/runs/` and return the row with `evidence` and `evidence_sha256`."""
-    mine = sorted((r for r in source.results if r["model"] == row["model"]), key=lambda r: r["fold"])
+    mine = sorted(
+        (r for r in source.results if r["model"] == row["model"]), key=lambda r: (r.get("seed", -1), r["fold"])
+    )
     meta = {**source.meta, "models": [row["model"]], "jobs": None}
     files = {
         "run.json": json.dumps(meta, indent=2, default=str).encode(),
@@ -77,7 +79,8 @@ def write_row_evidence(board: Path, row: dict, source: Source) -> dict:
     }
     for r in mine:
         canonical = json.dumps(r, sort_keys=True, separators=(",", ":")).encode()
-        files[f"jobs/{row['model']}/fold{r['fold']}/result.json.gz"] = gzip.compress(canonical, mtime=0)
+        where = job_path(Path(), row["model"], r["fold"], r.get("seed"))
+        files[f"{where.as_posix()}/result.json.gz"] = gzip.compress(canonical, mtime=0)
     runs = Path(board) / RUNS
     runs.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=runs, prefix=".staging-"))

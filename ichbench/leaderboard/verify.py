@@ -18,8 +18,11 @@ import pandas as pd
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
+from ichbench.environment import CodeState, fold_code
 from ichbench.errors import IchbenchError
-from ichbench.evaluation.metrics import count_scores, summarize_results, value_columns
+from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
+from ichbench.evaluation.metrics import TABLE, count_scores, counts_of, value_columns
+from ichbench.evaluation.summary import summarize_results
 from ichbench.leaderboard.evidence import UNVERIFIABLE, Source, digest, model_results, write_row_evidence
 from ichbench.leaderboard.page import render
 from ichbench.protocol import parse_protocol
@@ -37,8 +40,8 @@ class Check:
 
 
 def recompute(folder: Path, model: str, results: list[dict] | None = None) -> dict[str, float]:
-    """A model's fold count, parameter count and every metric, from an evidence folder or run directory
-    (or from its results, already read from there)."""
+    """A model's fold count, parameter count, every metric and its budget, from an evidence folder or run
+    directory (or from its results, already read from there)."""
     results = model_results(folder, model) if results is None else results
     if not results:
         raise IchbenchError(f"{folder}: no finished job of {model}")
@@ -50,7 +53,9 @@ def recompute(folder: Path, model: str, results: list[dict] | None = None) -> di
     if inconsistent:
         raise IchbenchError(f"{folder}: per-subject rows disagree with their per-slice counts: {inconsistent[0]}")
     metrics = summarize_results(results, protocol.metrics.detection_pixels)
-    return {"folds": len(results), "params": results[0]["params"], **metrics}
+    budget = summarize_budget(results, protocol)
+    folds = len({r["fold"] for r in results})
+    return {"folds": folds, "params": results[0]["params"], **metrics, **budget}
 
 
 def _subject_mismatches(result: dict) -> list[str]:
@@ -59,8 +64,10 @@ def _subject_mismatches(result: dict) -> list[str]:
     bad = []
     for subject in result["per_subject"]:
         mine = per_slice[per_slice["subject"].astype(str) == str(subject["subject"])]
-        counts = {k: mine[k].to_numpy() for k in ("tp", "fp", "fn", "truth_pixels")}
+        counts = counts_of(*(mine[k].to_numpy() for k in ("tp", "fp", "fn", "tn")))
         for key, want in count_scores(counts).items():
+            if key not in subject:  # a value added after this job was scored
+                continue
             if not _same(subject[key], want, rel_tol=1e-9):
                 bad.append(f"fold {result['fold']} subject {subject['subject']} {key} {subject[key]} != {want}")
     return bad
@@ -78,9 +85,12 @@ def _same(a: Any, b: Any, rel_tol: float) -> bool:
     return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rel_tol, abs_tol=1e-9)
 
 
+SEED_COLUMNS = ("seeds", "dice_paper_seed_std")  # of rows trained under several seeds ([cv] seeds)
+
+
 def checked_columns() -> list[str]:
-    """What verify recomputes: the fold and parameter counts and every metric of the metric table."""
-    return ["folds", "params", *value_columns()]
+    """What verify recomputes: the fold and parameter counts, every metric of the metric table, the budget."""
+    return ["folds", "params", *value_columns(), *BUDGET_COLUMNS, *SEED_COLUMNS]
 
 
 def differences(row: Mapping[str, Any], recomputed: Mapping[str, float]) -> list[str]:
@@ -89,8 +99,16 @@ def differences(row: Mapping[str, Any], recomputed: Mapping[str, float]) -> list
     return [
         f"{c} {_number(row.get(c)):g} != {_number(recomputed[c]):g}"
         for c in checked_columns()
+        # A column added after the row was written is absent from it, or empty once its table gained it.
+        if not ((_later(c) or c in (*BUDGET_COLUMNS, *SEED_COLUMNS)) and math.isnan(_number(row.get(c))))
         if not _same(row.get(c), recomputed[c], rel_tol=1e-5)
     ]
+
+
+def _later(column: str) -> bool:
+    """A metric (or its std) added after rows were written: older rows hold it empty."""
+    metric = TABLE.get(column.removesuffix("_std"))
+    return metric is not None and metric.later
 
 
 def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
@@ -105,7 +123,35 @@ def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
     ]
     if str(row["protocol_hash"]) not in (protocol.hash_for(True), protocol.hash_for(False)):
         bad.append(f"protocol.toml hashes to {protocol.hash}, not {row['protocol_hash']}")
+    on_phantom = str(row["protocol_hash"]) == protocol.hash_for(True)
+    for key, want in protocol.table_hashes(on_phantom).items():
+        if key in row and _text(row[key]) != want:
+            bad.append(f"{key} {_text(row[key]) or 'empty'} != {want or 'empty'}, as protocol.toml says")
     return bad
+
+
+def _code(row: Mapping[str, Any], results: list[dict]) -> list[str]:
+    """Where the row's code columns disagree with what its folds recorded (commit, clean tree, patch hash)."""
+    codes = [r.get("code") for r in results]
+    said = fold_code(codes)
+    if not said["commits"]:
+        return []  # folds from before jobs recorded their code: the row names its run's commit
+    bad = [
+        f"fold {r['fold']}: its patch does not hash to its patch_sha256"
+        for r, c in zip(results, codes)
+        if not c["clean"] and CodeState(c["commit"], False, c.get("patch", "")).patch_sha256 != c.get("patch_sha256")
+    ]
+    if _text(row.get("commit")) != said["commits"]:
+        bad.append(f"commit {_text(row.get('commit'))} != {said['commits']}, the folds' own")
+    clean = said["code_clean"] == "yes"
+    if "code_clean" in row and (_text(row["code_clean"]) == "yes") != clean:
+        shown = _text(row["code_clean"]) or "empty"
+        bad.append(f"code_clean {shown}, but {'every' if clean else 'not every'} fold ran from a clean tree")
+    return bad
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def check_row(directory: Path, table: str, index: int, row: Mapping[str, Any]) -> Check:
@@ -122,7 +168,9 @@ def check_row(directory: Path, table: str, index: int, row: Mapping[str, Any]) -
     if digest(folder) != str(row.get("evidence_sha256")):
         return done("failed", f"{folder}: contents do not hash to the row's evidence_sha256")
     try:
-        bad = _provenance(folder, row) + differences(row, recompute(folder, str(row["model"])))
+        results = model_results(folder, str(row["model"]))
+        bad = _provenance(folder, row) + _code(row, results)
+        bad += differences(row, recompute(folder, str(row["model"]), results))
     except (IchbenchError, OSError, ValueError, KeyError) as exc:  # damaged evidence is a failed row
         return done("failed", f"{folder}: {exc}")
     return done("failed", "; ".join(bad)) if bad else done("ok", evidence)

@@ -58,8 +58,8 @@ def render_case(case: Case, dataset: Dataset, run_dirs: dict[str, Path], models:
     ground truth (green) and the model's prediction (red) as contours, four panels a row."""
     subject = dataset.subject(case.subject)
     z = int(np.flatnonzero(np.asarray(subject.slice_numbers) == case.slice)[0])
-    image, truth = np.asarray(subject.image[z]), np.asarray(subject.mask[z])
     preds = {m: _prediction(run_dirs[m], m, case, z) for m in models}
+    image, truth = _at_prediction_size(subject, z, [p for p in preds.values() if p is not None])
     box = crop_box([truth, *(p for p in preds.values() if p is not None)], image.shape)
     panels = [("whole slice, ground truth", None, None)] + [(m, preds[m], box) for m in models]
     rows = -(-len(panels) // COLUMNS)
@@ -84,6 +84,17 @@ def render_case(case: Case, dataset: Dataset, run_dirs: dict[str, Path], models:
     fig.suptitle(f"subject {case.subject}, slice {case.slice}: {case.label}")
     fig.tight_layout()
     return png(fig)
+
+
+def _at_prediction_size(subject, z: int, preds: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The slice and its truth at the size the masks were made: native for a natively scored run (the image
+    repeated up, the truth never downsampled), else as loaded."""
+    image = np.asarray(subject.image[z])
+    shape = preds[0].shape if preds else image.shape
+    if subject.native_mask is None or shape == image.shape:
+        return image, np.asarray(subject.mask[z])
+    f = shape[0] // image.shape[0]
+    return np.repeat(np.repeat(image, f, axis=0), f, axis=1), np.asarray(subject.native_mask[z])
 
 
 def crop_box(masks: list[np.ndarray], shape: tuple[int, int], margin: float = 0.5) -> tuple[slice, slice]:

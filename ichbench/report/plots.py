@@ -6,8 +6,6 @@ at least 7 inches (630 px) wide, text at least 11 pt, legends outside the data.
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")  # no display: figures only ever go to files
@@ -18,30 +16,9 @@ import pandas as pd  # noqa: E402
 
 from ichbench.data.dataset import SUBTYPES  # noqa: E402
 from ichbench.evaluation.metrics import detected, dice_array  # noqa: E402
+from ichbench.leaderboard.figure import WIDTH, legend_outside, png  # noqa: E402
 
 ABBREVIATIONS = ["IVH", "IPH", "SAH", "EDH", "SDH"]  # in the order of SUBTYPES
-STYLE = {
-    "font.size": 12,
-    "axes.titlesize": 12,
-    "axes.labelsize": 12,
-    "xtick.labelsize": 11,
-    "ytick.labelsize": 11,
-    "legend.fontsize": 11,
-    "figure.titlesize": 13,
-}
-WIDTH = 9.0  # inches: 810 px at 90 dpi
-
-
-def png(fig: plt.Figure) -> bytes:
-    """Render and close a figure."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")  # dpi from rcParams: build_report sets it
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _legend_outside(ax: plt.Axes) -> None:
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def forest(results: pd.DataFrame, published: dict[str, float] | None) -> bytes:
@@ -76,7 +53,7 @@ def forest(results: pd.DataFrame, published: dict[str, float] | None) -> bytes:
     ax.set_xlabel("Dice per subject (paper definition)")
     ax.set_xlim(0, max(1e-3, np.nanmax(np.r_[highs, means, list((published or {}).values())])) * 1.1)
     ax.grid(axis="x", alpha=0.3)
-    _legend_outside(ax)
+    legend_outside(ax)
     return png(fig)
 
 
@@ -161,7 +138,7 @@ def threshold_curves(curves: pd.DataFrame, models: list[str]) -> bytes | None:
             ax.plot(mean.index, mean.values, marker="o", ms=5, label=model)
     ax.set_xlabel("threshold")
     ax.set_ylabel("validation Dice (paper)")
-    _legend_outside(ax)
+    legend_outside(ax)
     return png(fig)
 
 
@@ -187,5 +164,35 @@ def subtype_breakdown(per_slice: pd.DataFrame, models: list[str], min_pixels: in
         ax.set_xticks(np.arange(len(SUBTYPES)) + 0.4 - width / 2, ABBREVIATIONS)
         ax.set_ylabel(col)
         ax.set_ylim(0, 1)
-    _legend_outside(axes[0])
+    legend_outside(axes[0])
     return png(fig), table
+
+
+def bland_altman(per_subject: pd.DataFrame, models: list[str]) -> bytes | None:
+    """Volume agreement per model (subjects with hemorrhage): predicted - true against their mean, in voxels,
+    with the mean difference and its 95% limits of agreement (mean +- 1.96 sd). None for runs from before
+    the per-subject volumes were recorded."""
+    if "pred_voxels" not in per_subject:
+        return None
+    sick = per_subject[per_subject["has_hemorrhage"].astype(bool)].dropna(subset=["pred_voxels", "true_voxels"])
+    shown = [m for m in models if (sick["model"] == m).any()]
+    if not shown:
+        return None
+    cols = min(3, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.9 * rows), squeeze=False, sharey=False)
+    for ax in axes.flat[len(shown) :]:
+        ax.axis("off")
+    for ax, model in zip(axes.flat, shown):
+        mine = sick[sick["model"] == model]
+        pred, true = mine["pred_voxels"].to_numpy(float), mine["true_voxels"].to_numpy(float)
+        diff, mean = pred - true, (pred + true) / 2
+        bias, spread = diff.mean(), 1.96 * diff.std(ddof=1) if len(diff) > 1 else 0.0
+        ax.scatter(mean, diff, s=12, color="tab:blue")
+        for level, style in ((bias, "-"), (bias - spread, "--"), (bias + spread, "--")):
+            ax.axhline(level, color="grey", ls=style, lw=1)
+        ax.set_title(f"{model} (bias {bias:.0f})", fontsize=11)
+        ax.set_xlabel("mean of predicted and true (voxels)", fontsize=10)
+        ax.set_ylabel("predicted - true (voxels)", fontsize=10)
+    fig.tight_layout()
+    return png(fig)

@@ -6,11 +6,16 @@ import math
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes, atomic_write_text
-from ichbench.evaluation.metrics import names, summarize
-from ichbench.leaderboard import PUBLISHED
+from ichbench.evaluation.budget import BUDGET, BUDGET_COLUMNS
+from ichbench.evaluation.metrics import names
+from ichbench.evaluation.published import PUBLISHED, PUBLISHED_NAMES, REFERENCE, on_paper_test, published_dice
+from ichbench.evaluation.summary import seed_average, summarize
+from ichbench.leaderboard.figure import STYLE
+from ichbench.leaderboard.figure import budget as budget_figure
 from ichbench.report import document, overlays, plots, stats
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
 from ichbench.runlock import hold
@@ -18,7 +23,7 @@ from ichbench.runlock import hold
 
 def build_report(run_dirs: list[Path], out: Path, dpi: int = 90) -> Path:
     """Write out/report.html (self-contained), out/report.md and its images; returns the HTML path."""
-    with hold(out), matplotlib.rc_context({"savefig.dpi": dpi, **plots.STYLE}):
+    with hold(out), matplotlib.rc_context({"savefig.dpi": dpi, **STYLE}):
         return _build(load_runs(run_dirs), out)
 
 
@@ -34,37 +39,83 @@ def _build(runs: Runs, out: Path) -> Path:
         ),
         **_figures(runs, min_px),
     }
-    html_text = document.html_page(runs, results, pvalues, figures)
+    sections = _sections(runs, results)
+    cost = budget_figure(_budget(runs, results), {REFERENCE: published_dice()} if on_paper_test(runs.meta) else None)
+    if cost is not None:
+        figures["budget"] = ("Dice against training compute; the Pareto front in red", cost)
+    html_text = document.html_page(runs, results, pvalues, figures, sections)
     atomic_write_text(out / "report.html", html_text)
     images = out / "images"
     images.mkdir(exist_ok=True)
     for name, (_, data) in figures.items():
         atomic_write_bytes(images / f"{name}.png", data)
-    atomic_write_text(out / "report.md", document.markdown_page(runs, results, pvalues, figures))
+    atomic_write_text(out / "report.md", document.markdown_page(runs, results, pvalues, figures, sections))
     return out / "report.html"
-
-
-PUBLISHED_NAMES = {
-    "unet": "U-Net",
-    "unetplusplus": "U-Net++",
-    "resunet": "ResUNet",
-    "linknet": "LinkNet",
-    "threshold-fixed": "threshold (140-230)",
-}
 
 
 def _published(runs: Runs) -> dict[str, float] | None:
     """Table 9's Dice by our model names, only where our protocol is the paper's (else no marks)."""
-    if not runs.meta["protocol"].startswith("paper"):
+    if not on_paper_test(runs.meta):
         return None
     dice = dict(zip(PUBLISHED["model"], PUBLISHED["dice"]))
     return {ours: dice[theirs] for ours, theirs in PUBLISHED_NAMES.items() if theirs in dice}
 
 
+def _budget(runs: Runs, results: pd.DataFrame) -> pd.DataFrame:
+    """Each model's budget columns (summary.csv) beside its Dice; empty for runs from before the budget."""
+    if runs.summary.empty or "train_pflop" not in runs.summary:
+        return pd.DataFrame(columns=["model", "dice_paper", *BUDGET_COLUMNS])
+    return results[["model", "dice_paper"]].merge(runs.summary[["model", *BUDGET_COLUMNS]], on="model")
+
+
+def _fold_hours(history: pd.DataFrame, model: str) -> str:
+    """The median and range of a model's per-fold training hours, from the epochs' recorded seconds: what a
+    timing claim may quote (one fold's time is not the model's; folds share machines with other work)."""
+    mine = history[history["model"] == model] if "seconds" in history else history.iloc[:0]
+    if mine.empty:
+        return "-"
+    hours = mine.groupby("fold")["seconds"].sum().to_numpy(float) / 3600
+    return f"{np.median(hours):.2f} [{hours.min():.2f}, {hours.max():.2f}]"
+
+
+def _sections(runs: Runs, results: pd.DataFrame) -> list[document.Section]:
+    """The budget table, and under the paper's test every model against the published U-Net."""
+    sections = []
+    budget = _budget(runs, results)
+    if not budget.empty:
+        labels = {name: label for name, label, _ in BUDGET}
+        frame = budget.drop(columns="dice_paper").rename(columns=labels)
+        frame["fold h: median [range]"] = [_fold_hours(runs.history, m) for m in frame["model"]]
+        device = runs.meta.get("device_name", "an unnamed device")
+        intro = f"What each model's folds cost, on {device} (docs/leaderboard.md says more): " + "; ".join(
+            f"{label}: {doc}" for _, label, doc in BUDGET
+        )
+        sections.append(document.Section("budget", "Budget", intro, frame))
+    if on_paper_test(runs.meta):
+        value = published_dice()
+        versus = stats.against_published(seed_average(runs.per_subject), value)
+        intro = (
+            f"Per-subject Dice (subjects with hemorrhage) against the published {REFERENCE} ({value:g}, Table 9; "
+            "a mean without spread): 95% bootstrap interval of each model's mean, two-sided one-sample Wilcoxon "
+            f"signed-rank test of Dice - {value:g} over subjects (normal approximation with continuity correction, "
+            "zero differences dropped, as for the paired tests), Holm-adjusted over the models."
+        )
+        sections.append(document.Section("published-test", f"Against the published {REFERENCE}", intro, versus))
+    noise = stats.seed_noise(runs.per_subject)
+    if not noise.empty:
+        intro = (
+            "Whether each difference exceeds seed noise: per seed, each model's mean Dice over the subjects with "
+            "hemorrhage; the pair's per-seed differences against zero by a two-sided paired t-test over seeds "
+            "(scipy.stats.ttest_rel). The paired Wilcoxon tests above see each subject's Dice averaged over seeds."
+        )
+        sections.append(document.Section("seed-noise", "Against seed noise", intro, noise))
+    return sections
+
+
 def _results_table(runs: Runs, min_px: int) -> pd.DataFrame:
     rows = []
     for model in runs.models:
-        subj = runs.per_subject[runs.per_subject.model == model]
+        subj = seed_average(runs.per_subject[runs.per_subject.model == model])  # one value per subject
         sl = runs.per_slice[runs.per_slice.model == model]
         cis = stats.metric_cis(subj, sl, min_px)
         means = summarize(sl, subj, min_px)  # the point estimates: the same definitions as every run
@@ -98,6 +149,11 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
             "threshold",
             "Dice against threshold on the validation subjects (mean over folds)",
             plots.threshold_curves(runs.curves, runs.models),
+        ),
+        (
+            "volumes",
+            "Volume agreement (Bland-Altman): predicted - true hemorrhage volume per subject, limits of agreement",
+            plots.bland_altman(runs.per_subject, runs.models),
         ),
     ):
         if data is not None:

@@ -25,6 +25,7 @@ class Runs:
     per_slice: pd.DataFrame
     history: pd.DataFrame
     curves: pd.DataFrame
+    summary: pd.DataFrame  # summary.csv rows, one per model: the budget columns come from here
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -37,8 +38,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def load_runs(dirs: list[Path]) -> Runs:
-    """Merge run directories; they must share the data set and the protocol, and not repeat a model."""
-    metas, parts = [], {"per_subject": [], "per_slice": [], "history": []}
+    """Merge run directories; they must share the data set and the test (or, for protocols scored at their
+    training scale, the protocol), and not repeat a model."""
+    metas, parts = [], {"per_subject": [], "per_slice": [], "history": [], "summary": []}
     run_of: dict[str, Path] = {}
     curves = []
     for d in map(Path, dirs):
@@ -57,10 +59,13 @@ def load_runs(dirs: list[Path]) -> Runs:
                 curves += [{"model": model, "fold": doc["fold"], **c} for c in doc.get("threshold_curve", [])]
     first = metas[0]
     for meta, d in zip(metas[1:], dirs[1:]):
-        for key in ("dataset_fingerprint", "protocol_hash"):
-            if meta[key] != first[key]:
+        # Recipes of one test compare (their rows share a leaderboard table); otherwise one protocol.
+        key = "test_hash" if first.get("test_hash") else "protocol_hash"
+        for name in ("dataset_fingerprint", key):
+            if meta.get(name) != first.get(name):
                 raise RunError(
-                    f"{d}: {key} differs from {dirs[0]}; a report compares runs of one data set and protocol"
+                    f"{d}: {name} differs from {dirs[0]}; a report compares runs of one data set and "
+                    f"{'test' if key == 'test_hash' else 'protocol'}"
                 )
     merged = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
     return Runs(

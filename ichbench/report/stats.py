@@ -15,9 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ichbench.evaluation.metrics import COUNT_COLUMNS, names, pooled_values, subject_counts
+from ichbench.evaluation.metrics import COUNT_COLUMNS, names, table
+from ichbench.evaluation.summary import pooled_values, subject_counts
 
 LEVEL = 0.95
+# Every Wilcoxon p-value of a report by one method: the normal approximation (zero differences dropped,
+# continuity-corrected), which, unlike scipy's "auto", does not switch to the exact distribution for
+# some pairs (no ties, no zeros) and stay approximate for others.
+WILCOXON = {"method": "approx", "zero_method": "wilcox", "correction": True}
 
 
 def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -59,13 +64,30 @@ def pooled_ci(counts: pd.DataFrame, metric: str, n_resamples: int = 2000, seed: 
 def metric_cis(per_subject: pd.DataFrame, per_slice: pd.DataFrame, min_pixels: int, seed: int = 0) -> dict:
     """metric -> (low, high) for one model."""
     out = {}
-    sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
-    for name in names("subject"):
-        out[name] = bootstrap_ci(sick[name].to_numpy(float), seed=seed)
+    sick = per_subject["has_hemorrhage"].astype(bool)
+    for level, rows in (("subject", per_subject[sick]), ("empty", per_subject[~sick])):
+        for name in names(level):
+            out[name] = bootstrap_ci(rows[name].to_numpy(float), seed=seed) if name in rows else (math.nan, math.nan)
     counts = subject_counts(per_slice, min_pixels)
     for name in names("pooled"):
         out[name] = pooled_ci(counts, name, seed=seed)
+    for m in table("cohort"):
+        out[m.name] = cohort_ci(per_subject, m.formula, seed=seed)
     return out
+
+
+def cohort_ci(per_subject: pd.DataFrame, statistic, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of a cohort statistic, resampling whole subjects (rows)."""
+    if len(per_subject) < 2 or math.isnan(statistic(per_subject)):
+        return math.nan, math.nan
+    rows = per_subject.reset_index(drop=True)
+    draws = np.random.default_rng(seed).integers(0, len(rows), size=(n_resamples, len(rows)))
+    values = np.array([statistic(rows.iloc[i]) for i in draws], float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return math.nan, math.nan
+    low, high = np.percentile(values, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return float(low), float(high)
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -100,4 +122,53 @@ def paired_wilcoxon(a: pd.Series, b: pd.Series) -> float:
     diff = both.iloc[:, 0] - both.iloc[:, 1]
     if len(both) < 2 or not diff.any():
         return 1.0
-    return float(stats.wilcoxon(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
+    return float(stats.wilcoxon(both.iloc[:, 0], both.iloc[:, 1], **WILCOXON).pvalue)
+
+
+def against_published(per_subject: pd.DataFrame, value: float, metric: str = "dice_paper") -> pd.DataFrame:
+    """Each model's per-subject metric (subjects with hemorrhage) against a published mean, which has no
+    spread: the bootstrap CI of the mean and a two-sided one-sample Wilcoxon signed-rank test of
+    value_i - published (WILCOXON's method), Holm-adjusted over the models."""
+    sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
+    rows = []
+    for model, group in sick.groupby("model", sort=False):
+        values = group[metric].dropna().to_numpy(float)
+        diff = values - value
+        p = float(stats.wilcoxon(diff, **WILCOXON).pvalue) if len(values) >= 2 and diff.any() else 1.0
+        low, high = bootstrap_ci(values)
+        rows.append({"model": model, "subjects": len(values), "mean": values.mean(), "low": low, "high": high, "p": p})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["p_holm"] = holm(frame["p"].tolist())
+    side = np.where(frame["mean"] > value, "above", "below")
+    frame["verdict"] = [
+        s if p < 0.05 else f"not shown to differ ({s}, {abs(m - value):.3f})"
+        for s, p, m in zip(side, frame["p_holm"], frame["mean"])
+    ]
+    return frame
+
+
+def seed_noise(per_subject: pd.DataFrame, metric: str = "dice_paper") -> pd.DataFrame:
+    """Whether each pair's difference exceeds seed noise: per seed, each model's mean over the subjects with
+    hemorrhage; the pair's per-seed differences tested against zero by a two-sided paired t-test over the
+    seeds (scipy.stats.ttest_rel; n_seeds - 1 degrees of freedom). Empty with fewer than two seeds."""
+    if "seed" not in per_subject or per_subject["seed"].nunique() < 2:
+        return pd.DataFrame()
+    sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
+    means = sick.pivot_table(index="seed", columns="model", values=metric, aggfunc="mean")
+    rows = []
+    for a, b in itertools.combinations(list(dict.fromkeys(per_subject["model"])), 2):
+        both = means[[a, b]].dropna()
+        diff = both[a] - both[b]
+        p = float(stats.ttest_rel(both[a], both[b]).pvalue) if len(both) > 1 and diff.std() > 0 else math.nan
+        rows.append(
+            {
+                "pair": f"{a} - {b}",
+                "seeds": len(both),
+                "mean difference": diff.mean(),
+                "seed sd": diff.std(ddof=1),
+                "p": p,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,13 @@ import torch
 from ichbench.atomic import atomic_save, atomic_write_text, remove_checked, set_aside, verify_checked
 from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
+from ichbench.environment import code_state
 from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.infer import precision_for
+from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
+from ichbench.training.memory import peak_mb, reset_peak
 from ichbench.training.train import BEST, CHECKPOINT, TimeLimit, train
 
 RESULT = "result.json"
@@ -26,15 +29,39 @@ RESULT = "result.json"
 
 @dataclass(frozen=True)
 class Job:
-    """A (model, fold) pair."""
+    """A (model, fold) pair, and the training seed when the protocol asks for several ([cv] seeds)."""
 
     model: str
     fold: int
+    seed: int | None = None
 
     @property
     def key(self) -> str:
-        """Stable name, e.g. unet/fold0."""
-        return f"{self.model}/fold{self.fold}"
+        """Stable name, e.g. unet/fold0 (or unet/seed1/fold0)."""
+        return f"{self.model}/fold{self.fold}" if self.seed is None else f"{self.model}/seed{self.seed}/fold{self.fold}"
+
+
+def job_path(run_dir: Path, model: str, fold: int, seed: int | None = None) -> Path:
+    """Where a job lives in a run directory or evidence folder: jobs/<model>/fold<k>, or
+    jobs/<model>/seed<s>/fold<k> for one seed of several."""
+    base = Path(run_dir) / "jobs" / model
+    return base / f"fold{fold}" if seed is None else base / f"seed{seed}" / f"fold{fold}"
+
+
+def job_dirs(run_dir: Path, model: str) -> list[tuple[int, int | None, Path]]:
+    """Every (fold, seed, folder) of a model's jobs in a run directory or evidence folder, seeds first."""
+    base = Path(run_dir) / "jobs" / model
+    found = [(int(d.name[4:]), None, d) for d in base.glob("fold*") if d.name[4:].isdigit()]
+    for seed_dir in base.glob("seed*"):
+        if seed_dir.name[4:].isdigit():
+            seed = int(seed_dir.name[4:])
+            found += [(int(d.name[4:]), seed, d) for d in seed_dir.glob("fold*") if d.name[4:].isdigit()]
+    return sorted(found, key=lambda t: (-1 if t[1] is None else t[1], t[0]))
+
+
+def seeded(protocol: Protocol, seed: int | None) -> Protocol:
+    """The protocol a job of this seed trains under: [training] seed set to it (unchanged for None)."""
+    return protocol if seed is None else replace(protocol, training=replace(protocol.training, seed=seed))
 
 
 @dataclass(frozen=True)
@@ -50,7 +77,7 @@ class JobContext:
 
     def job_dir(self, job: Job) -> Path:
         """Where a job keeps its checkpoints and result."""
-        return self.run_dir / "jobs" / job.model / f"fold{job.fold}"
+        return job_path(self.run_dir, job.model, job.fold, job.seed)
 
 
 def finished(ctx: JobContext, job: Job) -> dict | None:
@@ -83,10 +110,12 @@ def run_job(
         _set_aside_damaged(job_dir)
     fold = ctx.folds[job.fold]
     device = torch.device(ctx.device)
+    protocol = seeded(ctx.protocol, job.seed)
+    reset_peak(device)
     try:
         trained = train(
             job.model,
-            ctx.protocol,
+            protocol,
             job.fold,
             dataset.subset(fold.train),
             dataset.subset(fold.val),
@@ -103,20 +132,24 @@ def run_job(
             "that job from scratch (the damaged files are kept as *.damaged)"
         ) from None
     trained_at = time.perf_counter()
-    tags = {"model": job.model, "fold": job.fold}
-    scores = score_subjects(trained.model, dataset.subset(fold.test), ctx.protocol, device, trained.threshold, tags)
+    tags = {"model": job.model, "fold": job.fold, **({} if job.seed is None else {"seed": job.seed})}
+    scores = score_subjects(trained.model, dataset.subset(fold.test), protocol, device, trained.threshold, tags)
+    infer_seconds = time.perf_counter() - trained_at
     # Epochs run before an interruption count too: their time is in the history.
     train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else trained_at - start
     result = {
         "model": job.model,
         "fold": job.fold,
+        **({} if job.seed is None else {"seed": job.seed}),
         "params": sum(p.numel() for p in trained.model.parameters()),
         "best_epoch": trained.best_epoch,
         "epochs": len(trained.history),
         "threshold": trained.threshold,
         "fitted": trained.fitted,
-        "seconds": train_seconds + time.perf_counter() - trained_at,
-        "training_precision": precision_for(ctx.protocol.training.precision, device),
+        "seconds": train_seconds + infer_seconds,
+        **budget(job.model, protocol, trained.history, train_seconds, infer_seconds, device),
+        "training_precision": precision_for(protocol.training.precision, device),
+        "code": code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
         "history": trained.history,
         "threshold_curve": trained.curve,
         "per_slice": scores.per_slice,
@@ -127,6 +160,23 @@ def run_job(
     # A finished job never resumes: its optimiser state (about 3x the weights) only fills the disk.
     remove_checked(job_dir / CHECKPOINT)
     return result
+
+
+def budget(
+    model: str, protocol: Protocol, history: list[dict], train_seconds: float, infer_seconds: float, device
+) -> dict:
+    """A job's budget: forward GFLOP per window, training PFLOP on the windows it saw (validation included),
+    training and inference seconds, and the peak memory since the job began (see training.memory)."""
+    gflop = forward_gflop(model, protocol)
+    trained = sum(h.get("windows", 0) for h in history)
+    validated = sum(h.get("val_windows", 0) for h in history)
+    return {
+        "gflop_per_window": gflop,
+        "train_pflop": pflop(gflop, trained, validated),
+        "train_seconds": train_seconds,
+        "infer_seconds": infer_seconds,
+        "peak_memory_mb": peak_mb(device),
+    }
 
 
 def _set_aside_damaged(job_dir: Path) -> None:

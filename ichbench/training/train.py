@@ -25,7 +25,7 @@ from ichbench.training.augment import augment
 from ichbench.training.recipe import set_lr
 from ichbench.training.step import Step, make_step
 from ichbench.training.validation import best_point, improves, on_windows, validate_epoch, validate_slices
-from ichbench.training.windows import WindowSampler, training_windows
+from ichbench.training.windows import WindowSampler, grid_windows, training_windows
 
 EpochCallback = Callable[[dict], None]
 CHECKPOINT, BEST = "checkpoint.pt", "best.pt"  # each with a .sha256 record beside it
@@ -99,17 +99,20 @@ def train(
     val_windows = None
     if on_windows(protocol.training.select):
         val_windows = training_windows(val, size, stride, seed, device, False, protocol.input)
+    n_val = len(val_windows) if val_windows is not None else grid_windows(val, protocol)
     saved_at = -math.inf
     for epoch in range(len(history), protocol.training.epochs):
         start, step.seconds = time.perf_counter(), 0.0
         lr = set_lr(optimizer, epoch, protocol.training)
-        train_loss = _train_epoch(step, sampler, protocol, seed, epoch)
+        train_loss, seen = _train_epoch(step, sampler, protocol, seed, epoch)
         trained_at = time.perf_counter()
         scored = validate_epoch(model, val, val_windows, protocol, device)
         end = time.perf_counter()
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
+            "windows": seen,  # training windows of this epoch: the budget's arithmetic (models.cost)
+            "val_windows": n_val,
             "lr": lr,
             **scored.fields,
             "train_seconds": trained_at - start,
@@ -155,7 +158,7 @@ def _load(path: Path, device: torch.device) -> dict | None:
     return load_checked(path, device) if path.exists() else None
 
 
-def _train_epoch(step: Step, sampler, protocol: Protocol, seed: int, epoch: int) -> float:
+def _train_epoch(step: Step, sampler, protocol: Protocol, seed: int, epoch: int) -> tuple[float, int]:
     torch.manual_seed(seed * 100_003 + epoch)  # dropout and any other global randomness of this epoch
     generator = torch.Generator().manual_seed(seed * 100_019 + epoch)  # augmentation
     step.model.train()
@@ -166,4 +169,4 @@ def _train_epoch(step: Step, sampler, protocol: Protocol, seed: int, epoch: int)
         loss = step(x, y)
         total += float(loss) * len(x)
         count += len(x)
-    return total / max(count, 1)
+    return total / max(count, 1), count

@@ -103,8 +103,9 @@ def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: 
     for s in subjects:
         probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
-        if s.has_hemorrhage:  # every threshold's counts from one read of the windows
-            sick.append(threshold_counts(probs, corners, s.mask, protocol, grid, uses_morphology(model)))
+        truth, size = s.truth(protocol.metrics.native), s.mask.shape[1:]  # scored as the test scores
+        if truth.any():  # every threshold's counts from one read of the windows
+            sick.append(threshold_counts(probs, corners, truth, protocol, grid, uses_morphology(model), size))
     loss = float(np.mean(losses)) if losses else math.nan
     if not sick:
         return loss, math.nan, []

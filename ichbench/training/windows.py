@@ -12,6 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ichbench.data.dataset import Subject
 from ichbench.data.inputs import InputSpec, subject_input
 from ichbench.post import grid
+from ichbench.protocol import Protocol
 
 BRAIN = InputSpec()
 
@@ -140,3 +141,9 @@ def gather_torch(images: torch.Tensor, masks: torch.Tensor, rows: np.ndarray, w:
     si = torch.as_tensor(rows[:, 0], device=dev)[:, None, None]
     # Indices around a sliced axis put the (B, h, w) index shape first: (B, h, w, C) -> (B, C, h, w).
     return images[si, :, ri, ci].permute(0, 3, 1, 2).contiguous(), masks[si, ri, ci][:, None]
+
+
+def grid_windows(subjects: list[Subject], protocol: Protocol) -> int:
+    """Every window of every slice: what prediction on these subjects costs."""
+    size, stride = protocol.windows.size, protocol.windows.stride
+    return sum(len(s.image) * len(grid(s.image.shape[1:], size, stride)) for s in subjects)

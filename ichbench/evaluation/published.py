@@ -1,0 +1,45 @@
+"""The seed paper's published results (Table 9 and section 5), as data, and which runs they compare with."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from ichbench.protocol import load_protocol
+
+# As printed in the paper (CT-ICH v1.0.0, 5-fold CV, 640 px); means only: the paper gives no spread.
+PUBLISHED = pd.DataFrame(
+    [
+        ("U-Net", 0.315, 0.218, 0.4651, 0.7075),
+        ("U-Net++", 0.332, 0.240, 0.4935, 0.6667),
+        ("ResUNet", 0.276, 0.2, 0.6206, 0.6415),
+        ("LinkNet", 0.041, 0.023, 0.4575, 0.7642),
+        ("threshold (140-230)", 0.135, 0.08, math.nan, math.nan),
+    ],
+    columns=["model", "dice", "jaccard", "sensitivity", "specificity"],
+)
+# Our model names of the published rows.
+PUBLISHED_NAMES = {
+    "unet": "U-Net",
+    "unetplusplus": "U-Net++",
+    "resunet": "ResUNet",
+    "linknet": "LinkNet",
+    "threshold-fixed": "threshold (140-230)",
+}
+REFERENCE = "U-Net"  # the published row every model of the paper's test is tested against
+
+
+def published_dice(name: str = REFERENCE) -> float:
+    """A published row's Dice."""
+    return float(PUBLISHED.set_index("model").loc[name, "dice"])
+
+
+def on_paper_test(meta: dict[str, Any]) -> bool:
+    """Whether a run (its run.json or row) is scored by the paper's test, so Table 9 compares with it: a
+    paper protocol, or any recipe whose test hash is the paper's."""
+    if str(meta.get("protocol", "")).startswith("paper"):
+        return True
+    test = meta.get("test_hash")
+    return isinstance(test, str) and bool(test) and test == load_protocol("paper").test_hash

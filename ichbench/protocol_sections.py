@@ -1,0 +1,149 @@
+"""The sections of a protocol, one frozen dataclass each (a TOML table each), with their defaults.
+
+`ichbench.protocol` assembles them into a `Protocol`, hashes and parses it; a section's field
+comments say what each key means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the random affine transform; all zero means no augmentation."""
+
+    rotation: float = 20.0
+    shift: float = 0.1
+    shear: float = 0.1
+    zoom: float = 0.2
+
+    @property
+    def enabled(self) -> bool:
+        """Does any range differ from zero."""
+        return any((self.rotation, self.shift, self.shear, self.zoom))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What of the data set a protocol uses."""
+
+    exclude: tuple[str, ...] = ()  # subject ids removed before the folds are made (absent ones are ignored)
+    scale: float = 1.0  # in-plane downsampling on load, 1 / n (see ichbench.data.scale)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What every model sees (see ichbench.data.inputs): display windows and slices of context either side."""
+
+    channels: tuple[str, ...] = ("brain",)
+    context: int = 0
+
+    @property
+    def count(self) -> int:
+        """C, the number of input channels."""
+        return len(self.channels) * (2 * self.context + 1)
+
+    def offsets(self) -> list[int]:
+        """Slice offsets in channel order: 0, -1, +1, -2, +2, ..."""
+        return [0] + [d for k in range(1, self.context + 1) for d in (-k, k)]
+
+    def labels(self) -> list[str]:
+        """A name per channel, e.g. 'brain', 'bone', 'brain-1', 'bone+1'."""
+        return [f"{c}{'' if d == 0 else f'{d:+d}'}" for d in self.offsets() for c in self.channels]
+
+    def needs(self, window: str) -> bool:
+        """Does this input use a display window (and so must the data set hold it)."""
+        return window in self.channels
+
+
+@dataclass(frozen=True)
+class PhantomSpec:
+    """The built-in phantom used when no data set is given."""
+
+    subjects: int = 20
+    slices: int = 24
+    size: int = 640
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CV:
+    """Subject-wise cross-validation."""
+
+    folds: int = 5
+    seed: int = 0
+    val_fraction: float = 0.2
+    # Training seeds: each (model, fold) trains once per seed, with [training] seed set to it, so a row can
+    # report its seed noise; empty (the default): once, with [training] seed. Part of the recipe.
+    seeds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The window grid."""
+
+    size: int = 160
+    stride: int = 80
+
+
+@dataclass(frozen=True)
+class Training:
+    """Optimisation of one job."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-5
+    loss: str = "bce"
+    select: str = "val_jaccard"  # "val_soft_jaccard" (the original code's Keras monitor) or "last" (validation.py)
+    seed: int = 0
+    schedule: str = "none"  # learning rate per epoch: "none", "poly" (nnU-Net's) or "cosine"
+    weight_decay: float = 0.0
+    fused: bool = False  # torch's fused Adam(W) kernel: the same update, faster, rounded differently
+    # bf16 autocast: "auto" where the device does bf16 fast (CUDA; CPUs with AVX-512 BF16 or AMX), "bf16",
+    # "fp32", or "cuda-bf16" (on CUDA only: the behaviour before this key existed, hence the default).
+    precision: str = "cuda-bf16"
+
+
+@dataclass(frozen=True)
+class Post:
+    """From window probabilities to masks."""
+
+    threshold: float = 0.9
+    threshold_search: bool = False
+    threshold_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    weighting: str = "mean"
+    close: int = 10
+    open: int = 5
+    flip: bool = False  # test-time augmentation: average each window's prediction with its left-right mirror
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Scoring options."""
+
+    detection_pixels: int = 400
+    # "native": masks are made and scored at the data set's own slice size, whatever [data] scale the
+    # recipe trains at (probabilities upsampled, then thresholded and post-processed there; kernel sizes
+    # and detection_pixels in native pixels). "scaled": at the training scale, against downsampled masks
+    # (protocols written before this key; the neutral value that keeps their hashes).
+    resolution: str = "scaled"
+
+    @property
+    def native(self) -> bool:
+        """Whether masks are made and scored at the data set's native resolution."""
+        return self.resolution == "native"
+
+
+SECTIONS = {
+    "data": DataSpec,
+    "input": InputSpec,
+    "phantom": PhantomSpec,
+    "cv": CV,
+    "windows": Windows,
+    "augmentation": Augmentation,
+    "training": Training,
+    "post": Post,
+    "metrics": Metrics,
+}

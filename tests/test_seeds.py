@@ -1,0 +1,63 @@
+"""Seeds as data: each (model, fold) trains once per seed; rows average subjects over seeds and say the spread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ichbench.protocol import parse_protocol
+
+pytestmark = pytest.mark.slow  # trains and scores 8 tiny jobs through the CLI
+
+SEEDS = "\n[cv]\nfolds = 2\nval_fraction = 0.3\nseeds = [0, 1]\n"
+
+
+def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: Path, cli, tiny_protocol) -> None:
+    text = tiny_protocol(tmp_path / "tiny.toml", epochs=1).read_text()
+    (tmp_path / "seeds.toml").write_text(text.replace("\n[cv]\nfolds = 2\nval_fraction = 0.3\n", SEEDS))
+    base, seeded = (parse_protocol((tmp_path / f).read_text(), f) for f in ("tiny.toml", "seeds.toml"))
+    assert seeded.cv.seeds == (0, 1) and seeded.test_hash == base.test_hash and seeded.hash != base.hash
+    run = cli("run", "--models", "threshold,resunet", "--protocol", "seeds.toml", "--out", "out", "--leaderboard", "lb")
+    assert run.returncode == 0, run.stderr
+    found = sorted(str(p.parent.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("result.json"))
+    assert found == [f"jobs/{m}/seed{s}/fold{f}" for m in ("resunet", "threshold") for s in (0, 1) for f in (0, 1)]
+    runs = [json.loads((tmp_path / "out" / p / "result.json").read_text()) for p in found[:4]]  # resunet's
+    assert [r["seed"] for r in runs] == [0, 0, 1, 1]
+    assert runs[0]["history"][0]["train_loss"] != runs[2]["history"][0]["train_loss"]  # other seeds, other runs
+    # By hand from the per-subject rows: the row's Dice is the mean over subjects of their seed-averaged Dice,
+    # and the seed spread is the sample std of the two seeds' means.
+    subjects = pd.read_csv(tmp_path / "out" / "per_subject.csv", dtype={"subject": str})
+    mine = subjects[(subjects.model == "resunet") & subjects.has_hemorrhage]
+    averaged = mine.groupby(["fold", "subject"])["dice_paper"].mean().mean()
+    per_seed = mine.groupby("seed")["dice_paper"].mean().to_numpy()
+    row = pd.read_csv(next((tmp_path / "lb").glob("phantom__*.csv"))).set_index("model").loc["resunet"]
+    assert row["seeds"] == 2 and row["folds"] == 2
+    assert row["dice_paper"] == pytest.approx(averaged, rel=1e-5)
+    assert row["dice_paper_seed_std"] == pytest.approx(np.std(per_seed, ddof=1), rel=1e-5, abs=1e-9)
+    assert cli("leaderboard", "verify", "--leaderboard", "lb").returncode == 0
+    assert cli("evidence", "out", "--out", "ev").returncode == 0
+    merged = cli("merge", "ev", "--out", "merged", "--no-leaderboard", "--json")
+    assert merged.returncode == 0 and json.loads(merged.stdout)["missing"] == [], merged.stderr
+    again = pd.read_csv(tmp_path / "merged" / "summary.csv").set_index("model").loc["resunet"]
+    assert again["dice_paper"] == pytest.approx(row["dice_paper"], rel=1e-5) and again["seeds"] == 2
+    report = cli("report", "out", "--out", "report")
+    assert report.returncode == 0, report.stderr
+    assert "Against seed noise" in (tmp_path / "report" / "report.md").read_text()
+    assert cli("export", "out", "--model", "resunet", "--out", "bundle").returncode == 0
+    assert json.loads((tmp_path / "bundle" / "bundle.json").read_text())["seed"] == 0
+
+
+def test_without_seeds_nothing_changes(tmp_path: Path, cli, tiny_protocol) -> None:
+    tiny_protocol(tmp_path / "tiny.toml", epochs=1)
+    run = cli("run", "--models", "threshold", "--protocol", "tiny.toml", "--out", "out", "--leaderboard", "lb")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "jobs" / "threshold" / "fold0" / "result.json").is_file()
+    assert "seed" not in pd.read_csv(tmp_path / "out" / "per_subject.csv").columns
+    row = pd.read_csv(next((tmp_path / "lb").glob("phantom__*.csv"))).iloc[0]
+    assert row["seeds"] == 1 and np.isnan(row["dice_paper_seed_std"])
+    bad = cli("run", "--models", "threshold", "--protocol", "tiny.toml", "--seeds", "0,x", "--out", "x")
+    assert bad.returncode == 2 and "--seeds '0,x'" in bad.stderr
