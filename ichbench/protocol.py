@@ -46,6 +46,7 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
     ("metrics", "resolution"): "scaled",
     ("post", "flip"): False,
     ("cv", "seeds"): (),
+    ("windows", "foreground"): 0.0,
 }
 
 # The test: what a score means and on which subjects it is taken (see docs/protocols.md). Everything

@@ -28,6 +28,7 @@ def validate(source: str, p: Protocol) -> None:
             f"[cv] seeds must be distinct integers >= 0, got {list(p.cv.seeds)}",
         ),
         (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
+        (0 <= p.windows.foreground <= 1, f"[windows] foreground must be in [0, 1], got {p.windows.foreground}"),
         (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
         (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
         (p.training.loss in LOSSES, f"[training] loss must be one of {', '.join(LOSSES)}, got {p.training.loss!r}"),

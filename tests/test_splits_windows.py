@@ -137,3 +137,24 @@ def test_phantom_has_negative_subjects_and_blood_in_band(phantom_jpg: Path) -> N
     assert np.array_equal(generate(2, 3, 64, seed=5)[1].hu, generate(2, 3, 64, seed=5)[1].hu)
     ds = load_dataset(phantom_jpg)
     assert sum(s.has_hemorrhage for s in ds.subjects) == 3  # 5 subjects, 2 without
+
+
+def test_foreground_oversampling_centres_a_share_of_each_batch_on_hemorrhage() -> None:
+    big = _subject("p", [1, 2])
+    small = _subject("s", [0], size=48)
+    small.mask[0] = 0
+    small.mask[0, 40:46, 40:46] = 1  # near the corner of a slice smaller than the stacks' padded size
+    ws = training_windows([big, small], size=32, stride=16, seed=0)
+    plain, over = WindowSampler(ws, 8, seed=3), WindowSampler(ws, 8, seed=3, foreground=0.5)
+    assert len(over) == len(plain)  # an epoch costs the same
+    shapes = ws.slot_shapes()
+    for base in np.array_split(ws.index, 3):
+        rows, n = over.oversample(base, np.random.default_rng(0)), round(0.5 * len(base))
+        assert np.array_equal(rows[n:], base[n:])  # the rest of the batch is the paper's grid, in order
+        for slot, r, c in rows[:n].tolist():
+            assert 0 <= r <= shapes[slot, 0] - 32 and 0 <= c <= shapes[slot, 1] - 32  # never in the padding
+            assert ws.masks[slot][r : r + 32, c : c + 32].any()
+    same = [m.sum().item() for _, m in WindowSampler(ws, 8, seed=3, foreground=0.0).epoch(2)]
+    assert same == [m.sum().item() for _, m in plain.epoch(2)]  # foreground = 0: the batches as before
+    hits = sum(bool(m[: round(0.5 * len(m))].flatten(1).any(1).all()) for _, m in over.epoch(2))
+    assert hits == len(over)

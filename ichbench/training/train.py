@@ -94,7 +94,10 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
     size, stride = protocol.windows.size, protocol.windows.stride
     sampler = WindowSampler(
-        training_windows(train, size, stride, seed, device, spec=protocol.input), protocol.training.batch_size, seed
+        training_windows(train, size, stride, seed, device, spec=protocol.input),
+        protocol.training.batch_size,
+        seed,
+        foreground=protocol.windows.foreground,
     )
     val_windows = None
     if on_windows(protocol.training.select):

@@ -29,9 +29,16 @@ class WindowSet:
     masks: torch.Tensor
     index: np.ndarray  # (n, 3) int64: slot in the stacks, top-left row, top-left col
     size: int
+    shapes: np.ndarray | None = None  # (slots, 2): each slice's own (H, W) inside the padding; None: all full
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def slot_shapes(self) -> np.ndarray:
+        """(slots, 2) heights and widths of the slices in the stacks, padding excluded."""
+        if self.shapes is not None:
+            return self.shapes
+        return np.tile(np.array(self.masks.shape[1:], np.int64), (len(self.masks), 1))
 
 
 def training_windows(
@@ -49,7 +56,8 @@ def training_windows(
     picked, rows = select_windows(subjects, size, stride, seed, negatives)
     images, masks = _stack([(subject_input(s, spec, [z])[0], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
-    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size)
+    shapes = np.array([s.mask.shape[1:] for s, _ in picked], np.int64).reshape(-1, 2)
+    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size, shapes=shapes)
 
 
 def select_windows(
@@ -94,14 +102,18 @@ class WindowSampler:
     The order depends only on (seed, epoch), so a resumed run sees the same batches.
     """
 
-    def __init__(self, windows: WindowSet, batch_size: int, seed: int, drop_last: bool = False) -> None:
+    def __init__(
+        self, windows: WindowSet, batch_size: int, seed: int, drop_last: bool = False, foreground: float = 0.0
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.windows = windows
         self.batch_size = batch_size
         self.seed = seed
         self.drop_last = drop_last
+        self.foreground = foreground
         self._views: tuple[np.ndarray, np.ndarray] | None = None
+        self._pixels: np.ndarray | None = None
 
     def __len__(self) -> int:
         n = len(self.windows)
@@ -113,8 +125,26 @@ class WindowSampler:
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one epoch."""
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.windows))
+        extra = np.random.default_rng([self.seed, epoch, 1])  # its own stream: foreground = 0 keeps the order
         for b in range(len(self)):
-            yield self.cut(self.windows.index[order[b * self.batch_size : (b + 1) * self.batch_size]])
+            rows = self.windows.index[order[b * self.batch_size : (b + 1) * self.batch_size]]
+            yield self.cut(self.oversample(rows, extra))
+
+    def oversample(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Replace the first `foreground` share of a batch's windows by windows centred on a random hemorrhage
+        pixel (nnU-Net's foreground oversampling); the batch keeps its size, so an epoch costs the same."""
+        n = round(self.foreground * len(rows))
+        if n == 0:
+            return rows
+        if self._pixels is None:
+            self._pixels = np.argwhere(self.windows.masks.cpu().numpy()).astype(np.int64)  # (slot, y, x)
+        if len(self._pixels) == 0:
+            return rows
+        slot, y, x = self._pixels[rng.integers(len(self._pixels), size=n)].T
+        size, (h, w) = self.windows.size, self.windows.slot_shapes()[slot].T
+        top = np.clip(y - size // 2, 0, h - size)
+        left = np.clip(x - size // 2, 0, w - size)
+        return np.concatenate([np.stack([slot, top, left], 1), rows[n:]])
 
     def cut(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Cut the windows named by (slot, row, col) rows into (B, C, h, w) input and (B, 1, h, w) mask tensors."""
