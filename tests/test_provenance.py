@@ -12,6 +12,7 @@ import pytest
 
 import ichbench
 from ichbench import environment
+from ichbench.benchmark.outputs import _joined
 from ichbench.benchmark.run import RunConfig, run
 from ichbench.environment import CodeState, code_state
 from ichbench.errors import RunError
@@ -111,3 +112,17 @@ def test_outside_git_a_dirty_tree_appends_and_says_so(tmp_path: Path, tiny_proto
     run(RunConfig(models=["threshold"], protocol=protocol, out=tmp_path / "out", leaderboard=board, progress=False))
     row = pd.read_csv(next(board.glob("phantom__*.csv"))).iloc[0]
     assert row["commit"] == "abc1234+dirty" and row["code_clean"] == "no (--allow-dirty)"
+
+
+def test_a_row_names_every_device_and_precision_its_folds_ran_on() -> None:
+    folds = [
+        {"device_name": "cpu (AMD EPYC, 2 cores)", "training_precision": "bf16"},
+        {"device_name": "cpu (Intel Xeon, 2 cores)", "training_precision": "fp32"},
+        {"device_name": "cpu (AMD EPYC, 2 cores)", "training_precision": "bf16"},
+    ]
+    fields = {"devices": "device_name", "precisions": "training_precision"}
+    assert _joined(folds, fields) == {
+        "devices": "cpu (AMD EPYC, 2 cores) + cpu (Intel Xeon, 2 cores)",
+        "precisions": "bf16 + fp32",
+    }
+    assert _joined([*folds, {"training_precision": "fp32"}], fields)["devices"] == ""  # a job from before: the run's

@@ -74,6 +74,7 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
                 "wall_s": sum(r["seconds"] for r in mine),
                 "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
                 **fold_code([r.get("code") for r in mine]),
+                **_joined(mine, {"devices": "device_name", "precisions": "training_precision"}),
                 **metrics,
                 **summarize_budget(mine, protocol),
             }
@@ -104,8 +105,9 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "dice_paper_seed_std": s["dice_paper_seed_std"],
             "epochs": int(s["epochs"]),
             "wall_s": round(float(s["wall_s"]), 1),
-            "device": meta["device_name"],
-            "training_precision": meta.get("training_precision", ""),  # none in run.json before the setting
+            # The folds' own devices and precisions; the run's for results from before jobs recorded them.
+            "device": _text(s.get("devices")) or meta["device_name"],
+            "training_precision": _text(s.get("precisions")) or meta.get("training_precision", ""),
             "torch": meta["torch"],
             "ichbench": meta["ichbench"],
             # The folds' own commits; for results from before jobs recorded theirs, the run's (its run.json).
@@ -127,6 +129,14 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
 
 def _seed(result: dict) -> dict:
     return {"seed": result["seed"]} if "seed" in result else {}
+
+
+def _joined(results: list[dict], fields: dict[str, str]) -> dict[str, str]:
+    """Each field's distinct values over a model's jobs, ' + '-joined in order; '' where a job lacks it."""
+    return {
+        name: " + ".join(dict.fromkeys(r[key] for r in results)) if all(r.get(key) for r in results) else ""
+        for name, key in fields.items()
+    }
 
 
 def _text(value: object) -> str:

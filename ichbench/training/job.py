@@ -15,7 +15,7 @@ import torch
 from ichbench.atomic import atomic_save, atomic_write_text, remove_checked, set_aside, verify_checked
 from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
-from ichbench.environment import code_state
+from ichbench.environment import code_state, describe_device
 from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.infer import precision_for
@@ -149,6 +149,7 @@ def run_job(
         "seconds": train_seconds + infer_seconds,
         **budget(job.model, protocol, trained.history, train_seconds, infer_seconds, device),
         "training_precision": precision_for(protocol.training.precision, device),
+        "device_name": describe_device(str(device)),  # per job: a run resumed on another machine has several
         "code": code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
         "history": trained.history,
         "threshold_curve": trained.curve,
