@@ -10,12 +10,15 @@ prints baseline / ichbench. The inference pair does the same for a forward pass 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ichbench.inference.infer import autocast, to_input
 from ichbench.models.registry import build
 from ichbench.protocol import parse_protocol
 from ichbench.training.step import make_step
+from ichbench.training.train import train_epoch
+from ichbench.training.windows import WindowSampler, WindowSet
 
 RECIPE = """
 name = "bench"
@@ -95,3 +98,56 @@ class InferWindows(_Batch):
     def time_plain_fp32_forward(self, model: str, window: str) -> None:
         with torch.inference_mode():
             self.plain(self.plain_x)
+
+
+EPOCH_RECIPE = """
+name = "bench-epoch"
+[windows]
+size = 64
+stride = 32
+[training]
+batch_size = 16
+lr = 3e-4
+precision = "{precision}"
+fused = {fused}
+"""
+EPOCH_WINDOWS = 64  # 4 batches of the cpu protocol's 16: a short epoch, cut, augmented and stepped as training does
+
+
+class TrainEpoch:
+    """A `cpu`-protocol epoch through training's own loop (window cutting, augmentation, step): the fast recipe
+    (`precision = "auto"`, `fused = true`) against the named baseline, the recipe as it stood before them
+    (fp32, the default Adam)."""
+
+    params = (["unet", "resunet"],)
+    param_names = ["model"]
+    number = 1
+    repeat = (2, 3, 20.0)
+    min_run_count = 2
+    warmup_time = 0
+    timeout = 600
+
+    def setup(self, model: str) -> None:
+        rng = np.random.default_rng(0)
+        slices = torch.from_numpy(rng.integers(0, 256, (8, 160, 160), dtype=np.uint8))
+        masks = (torch.rand(8, 160, 160, generator=torch.Generator().manual_seed(0)) > 0.9).to(torch.uint8)
+        corners = rng.integers(0, 160 - 64, (EPOCH_WINDOWS, 2))
+        index = np.column_stack([rng.integers(0, 8, EPOCH_WINDOWS), corners]).astype(np.int64)
+        self.sampler = WindowSampler(WindowSet(slices[:, None], masks, index, 64), 16, seed=0)
+        self.runs = {}
+        for name, precision, fused in (("fast", "auto", "true"), ("before", "fp32", "false")):
+            protocol = parse_protocol(EPOCH_RECIPE.format(precision=precision, fused=fused), "bench")
+            torch.manual_seed(0)
+            self.runs[name] = (make_step(build(model, protocol), protocol, torch.device("cpu")), protocol)
+            self.epoch(name)  # warm-up: allocators, kernels, the optimiser's state
+
+    def epoch(self, name: str) -> None:
+        """One epoch of the named recipe."""
+        step, protocol = self.runs[name]
+        train_epoch(step, self.sampler, protocol, seed=0, epoch=0)
+
+    def time_ichbench_epoch(self, model: str) -> None:
+        self.epoch("fast")
+
+    def time_before_epoch(self, model: str) -> None:
+        self.epoch("before")

@@ -106,6 +106,15 @@ RATIOS = [
         for m in ("unet", "resunet", "nnunet-2d")
         for w in ("64", "160")
     ),  # fmt: skip
+    *(
+        (
+            f"cpu epoch: {m}, fast recipe vs the recipe before it",
+            f"bench_train.TrainEpoch.time_ichbench_epoch({m})",
+            f"bench_train.TrainEpoch.time_before_epoch({m})",
+            "speedup",
+        )
+        for m in ("unet", "resunet")
+    ),
 ]
 
 

@@ -107,7 +107,7 @@ def train(
     for epoch in range(len(history), protocol.training.epochs):
         start, step.seconds = time.perf_counter(), 0.0
         lr = set_lr(optimizer, epoch, protocol.training)
-        train_loss, seen = _train_epoch(step, sampler, protocol, seed, epoch)
+        train_loss, seen = train_epoch(step, sampler, protocol, seed, epoch)
         trained_at = time.perf_counter()
         scored = validate_epoch(model, val, val_windows, protocol, device)
         end = time.perf_counter()
@@ -161,7 +161,8 @@ def _load(path: Path, device: torch.device) -> dict | None:
     return load_checked(path, device) if path.exists() else None
 
 
-def _train_epoch(step: Step, sampler, protocol: Protocol, seed: int, epoch: int) -> tuple[float, int]:
+def train_epoch(step: Step, sampler: WindowSampler, protocol: Protocol, seed: int, epoch: int) -> tuple[float, int]:
+    """One pass over the sampler's batches (cut, augment, step): the mean training loss and windows seen."""
     torch.manual_seed(seed * 100_003 + epoch)  # dropout and any other global randomness of this epoch
     generator = torch.Generator().manual_seed(seed * 100_019 + epoch)  # augmentation
     step.model.train()
