@@ -53,12 +53,12 @@ COLUMNS = 4  # panels a row: 4 x 2.6 in = 936 px at 90 dpi, each panel over 200 
 PANEL = 2.6  # inches
 
 
-def render_case(case: Case, dataset: Dataset, run_dirs: dict[str, Path], models: list[str]) -> bytes:
+def render_case(case: Case, dataset: Dataset, jobs_of: dict[str, Path], models: list[str]) -> bytes:
     """The whole slice with the ground truth (green), then per model a crop around the lesion with the
     ground truth (green) and the model's prediction (red) as contours, four panels a row."""
     subject = dataset.subject(case.subject)
     z = int(np.flatnonzero(np.asarray(subject.slice_numbers) == case.slice)[0])
-    preds = {m: _prediction(run_dirs[m], m, case, z) for m in models}
+    preds = {m: _prediction(jobs_of[m], case, z) for m in models}
     image, truth = _at_prediction_size(subject, z, [p for p in preds.values() if p is not None])
     box = crop_box([truth, *(p for p in preds.values() if p is not None)], image.shape)
     panels = [("whole slice, ground truth", None, None)] + [(m, preds[m], box) for m in models]
@@ -116,13 +116,13 @@ def crop_box(masks: list[np.ndarray], shape: tuple[int, int], margin: float = 0.
     return slice(top, top + side), slice(left, left + side)
 
 
-def has_predictions(run_dir: Path, model: str) -> bool:
-    """Whether any job of the model saved its masks (a run does; an evidence folder keeps counts only)."""
-    return any((Path(run_dir) / "jobs" / model).glob("fold*/predictions.npz"))
+def has_predictions(jobs: Path) -> bool:
+    """Whether any job in a model's jobs folder saved its masks (a run does; an evidence folder keeps counts only)."""
+    return any(Path(jobs).glob("fold*/predictions.npz"))
 
 
-def _prediction(run_dir: Path, model: str, case: Case, z: int) -> np.ndarray | None:
-    path = run_dir / "jobs" / model / f"fold{case.fold}" / "predictions.npz"
+def _prediction(jobs: Path, case: Case, z: int) -> np.ndarray | None:
+    path = jobs / f"fold{case.fold}" / "predictions.npz"
     if not path.exists():
         return None
     with np.load(path) as masks:

@@ -17,6 +17,7 @@ from ichbench.evaluation.summary import seed_average, summarize
 from ichbench.leaderboard.figure import STYLE
 from ichbench.leaderboard.figure import budget as budget_figure
 from ichbench.report import document, overlays, plots, stats
+from ichbench.report.ladder import LADDER_TEST, ladder_figure, ladder_table
 from ichbench.report.runs import Runs, load_run_dataset, load_runs
 from ichbench.runlock import hold
 
@@ -40,6 +41,13 @@ def _build(runs: Runs, out: Path) -> Path:
         **_figures(runs, min_px),
     }
     sections = _sections(runs, results)
+    for model, rungs in runs.ladders.items():
+        ladder = ladder_table(runs.per_subject, runs.summary, rungs)
+        sections.append(document.Section(f"ladder-{model}", f"Ladder: {model}", LADDER_TEST, ladder))
+        figures[f"ladder-{model}"] = (
+            f"Ladder of {model}: Dice per rung and its training compute",
+            ladder_figure(ladder),
+        )
     cost = budget_figure(_budget(runs, results), {REFERENCE: published_dice()} if on_paper_test(runs.meta) else None)
     if cost is not None:
         figures["budget"] = ("Dice against training compute; the Pareto front in red", cost)
@@ -163,7 +171,7 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
         plots.subtype_breakdown(runs.per_slice, runs.models, min_px)[0],
     )
     dataset = load_run_dataset(runs)
-    if not any(overlays.has_predictions(runs.run_of[m], m) for m in runs.models):
+    if not any(overlays.has_predictions(runs.jobs_of[m]) for m in runs.models):
         dataset = None  # no masks to draw: the page says so (document.NO_CASES) rather than draw truth alone
     if dataset is not None:
         summary = {m: runs.per_subject[runs.per_subject.model == m]["dice_paper"].mean() for m in runs.models}
@@ -171,6 +179,6 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
         for i, case in enumerate(overlays.choose_cases(runs.per_slice, reference, min_px)):
             figs[f"case{i}"] = (
                 f"Subject {case.subject}, slice {case.slice}: {case.label}",
-                overlays.render_case(case, dataset, runs.run_of, runs.models),
+                overlays.render_case(case, dataset, runs.jobs_of, runs.models),
             )
     return figs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +20,14 @@ class Runs:
 
     meta: dict
     protocol: Protocol
-    models: list[str]
-    run_of: dict[str, Path]
+    models: list[str]  # labels: the model's name, or "model @ recipe" where one model ran under several recipes
+    jobs_of: dict[str, Path]  # label -> the model's jobs folder in its run
     per_subject: pd.DataFrame
     per_slice: pd.DataFrame
     history: pd.DataFrame
     curves: pd.DataFrame
     summary: pd.DataFrame  # summary.csv rows, one per model: the budget columns come from here
+    ladders: dict[str, list[str]]  # model -> its labels in the order the runs were given, where it has several
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -39,43 +41,76 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def load_runs(dirs: list[Path]) -> Runs:
     """Merge run directories; they must share the data set and the test (or, for protocols scored at their
-    training scale, the protocol), and not repeat a model."""
-    metas, parts = [], {"per_subject": [], "per_slice": [], "history": [], "summary": []}
-    run_of: dict[str, Path] = {}
+    training scale, the protocol). A model in several runs of different recipes is a ladder: each of its
+    rows is labelled "model @ recipe", in the order the runs are given."""
+    dirs = [Path(d) for d in dirs]
+    metas = [_meta(d) for d in dirs]
+    models = [list(_read_csv(d / "summary.csv")["model"]) for d in dirs]
+    _same_test(metas, dirs)
+    labels = _labels(metas, models, dirs)
+    parts: dict[str, list[pd.DataFrame]] = {"per_subject": [], "per_slice": [], "history": [], "summary": []}
+    jobs_of: dict[str, Path] = {}
     curves = []
-    for d in map(Path, dirs):
-        if not (d / "run.json").exists():
-            raise RunError(f"{d}: not a run directory (no run.json)")
-        meta = json.loads((d / "run.json").read_text())
-        metas.append(meta)
+    for d, names, label in zip(dirs, models, labels):
         for name in parts:
-            parts[name].append(_read_csv(d / f"{name}.csv"))
-        for model in _read_csv(d / "summary.csv")["model"]:
-            if model in run_of:
-                raise RunError(f"model {model!r} appears in both {run_of[model]} and {d}")
-            run_of[model] = d
+            frame = _read_csv(d / f"{name}.csv")
+            parts[name].append(frame.assign(model=frame["model"].map(label)) if "model" in frame else frame)
+        for model in names:
+            jobs_of[label[model]] = d / "jobs" / model
             for result in sorted((d / "jobs" / model).glob("fold*/result.json")):
                 doc = json.loads(result.read_text())
-                curves += [{"model": model, "fold": doc["fold"], **c} for c in doc.get("threshold_curve", [])]
+                curves += [{"model": label[model], "fold": doc["fold"], **c} for c in doc.get("threshold_curve", [])]
+    ladders: dict[str, list[str]] = {}
+    for names, label in zip(models, labels):
+        for model in names:
+            ladders.setdefault(model, []).append(label[model])
+    return Runs(
+        meta=metas[0],
+        protocol=load_protocol(dirs[0] / "protocol.toml"),
+        models=list(jobs_of),
+        jobs_of=jobs_of,
+        curves=pd.DataFrame(curves),
+        ladders={m: rungs for m, rungs in ladders.items() if len(rungs) > 1},
+        **{k: pd.concat(v, ignore_index=True) for k, v in parts.items()},
+    )
+
+
+def _meta(d: Path) -> dict:
+    if not (d / "run.json").exists():
+        raise RunError(f"{d}: not a run directory (no run.json)")
+    return json.loads((d / "run.json").read_text())
+
+
+def _same_test(metas: list[dict], dirs: list[Path]) -> None:
+    """Recipes of one test compare (their rows share a leaderboard table); otherwise one protocol."""
     first = metas[0]
+    key = "test_hash" if first.get("test_hash") else "protocol_hash"
     for meta, d in zip(metas[1:], dirs[1:]):
-        # Recipes of one test compare (their rows share a leaderboard table); otherwise one protocol.
-        key = "test_hash" if first.get("test_hash") else "protocol_hash"
         for name in ("dataset_fingerprint", key):
             if meta.get(name) != first.get(name):
                 raise RunError(
                     f"{d}: {name} differs from {dirs[0]}; a report compares runs of one data set and "
                     f"{'test' if key == 'test_hash' else 'protocol'}"
                 )
-    merged = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
-    return Runs(
-        meta=first,
-        protocol=load_protocol(Path(dirs[0]) / "protocol.toml"),
-        models=list(run_of),
-        run_of=run_of,
-        curves=pd.DataFrame(curves),
-        **merged,
-    )
+
+
+def _labels(metas: list[dict], models: list[list[str]], dirs: list[Path]) -> list[dict[str, str]]:
+    """Per run, model -> label: the name alone, or "name @ recipe" for a model that several runs hold."""
+    count = Counter(m for names in models for m in names)
+    labels, seen = [], {}
+    for meta, names, d in zip(metas, models, dirs):
+        label = {m: f"{m} @ {meta['protocol']}" if count[m] > 1 else m for m in names}
+        for model, text in label.items():
+            if text in seen:
+                raise RunError(f"model {model!r} appears in both {seen[text]} and {d} under one recipe name")
+            if count[model] > 1 and not meta.get("test_hash"):
+                raise RunError(
+                    f"{d}: model {model!r} is in another run too; runs scored at their training scale "
+                    "compare one protocol and cannot form a ladder"
+                )
+            seen[text] = d
+        labels.append(label)
+    return labels
 
 
 def load_run_dataset(runs: Runs) -> Dataset | None:
