@@ -26,6 +26,10 @@ from ichbench.protocol_sections import (  # noqa: F401  (re-exported: every sect
 )
 
 
+def _preset_text(name: str) -> str:
+    return resources.files("ichbench.protocols").joinpath(f"{name}.toml").read_text()
+
+
 def presets() -> list[str]:
     """The protocols shipped with ichbench (ichbench/protocols/*.toml)."""
     return sorted(
@@ -156,8 +160,7 @@ def _toml_value(value: Any) -> str:
 def load_protocol(spec: str | Path) -> Protocol:
     """A preset name (see presets()) or the path of a TOML file."""
     if str(spec) in presets():
-        text = resources.files("ichbench.protocols").joinpath(f"{spec}.toml").read_text()
-        return parse_protocol(text, f"preset {spec}")
+        return parse_protocol(_preset_text(str(spec)), f"preset {spec}")
     path = Path(spec)
     if not path.is_file():
         raise ProtocolError(f"{path}: no such protocol file (presets: {', '.join(presets())})")
@@ -165,15 +168,13 @@ def load_protocol(spec: str | Path) -> Protocol:
         text = path.read_text()
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{path}: not a UTF-8 text file ({exc})") from None
-    return parse_protocol(text, str(path))
+    return parse_protocol(text, str(path), path.parent)
 
 
-def parse_protocol(text: str, source: str) -> Protocol:
-    """Parse and validate protocol TOML; unknown keys and bad values are errors naming them."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{source}: invalid TOML ({exc})") from None
+def parse_protocol(text: str, source: str, folder: Path | None = None) -> Protocol:
+    """Parse and validate protocol TOML; unknown keys and bad values are errors naming them. `extends = X`
+    (a preset, or a file relative to `folder`) takes X's settings and overrides them key by key."""
+    doc = _extended(_toml(text, source), source, folder)
     if "name" not in doc:
         raise ProtocolError(f"{source}: missing 'name'")
     unknown = set(doc) - {"name", "description", "models"} - set(SECTIONS)
@@ -184,6 +185,40 @@ def parse_protocol(text: str, source: str) -> Protocol:
     protocol = Protocol(name=str(doc["name"]), description=str(doc.get("description", "")), models=models, **parts)
     validate(source, protocol)
     return protocol
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{source}: invalid TOML ({exc})") from None
+
+
+def _extended(doc: dict[str, Any], source: str, folder: Path | None, depth: int = 0) -> dict[str, Any]:
+    """The document with its `extends` chain resolved: the base's tables, each key overridden by the child's."""
+    base = doc.pop("extends", None)
+    if base is None:
+        return doc
+    if not isinstance(base, str) or depth > 8:
+        raise ProtocolError(f"{source}: 'extends' must name a preset or a protocol file, without cycles")
+    path = Path(base) if folder is None else folder / base
+    if base in presets():
+        text, where = _preset_text(base), None
+    elif path.is_file():
+        text, where = path.read_text(), path.parent
+    else:
+        raise ProtocolError(f"{source}: extends {base!r}, which is neither a preset nor a file")
+    merged = _extended(_toml(text, f"{source} -> {base}"), source, where, depth + 1)
+    for key, value in doc.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value} if key != "models" else _merge_models(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_models(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    return {**base, **{name: {**base.get(name, {}), **opts} for name, opts in child.items()}}
 
 
 def _section(source: str, name: str, cls: type, values: dict) -> Any:

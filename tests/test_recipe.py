@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ichbench.errors import ProtocolError
-from ichbench.protocol import Training, parse_protocol
+from ichbench.protocol import Protocol, Training, load_protocol, parse_protocol
 from ichbench.training.recipe import loss_fn, lr_at, make_optimizer
 
 
@@ -112,3 +112,46 @@ def test_flip_averages_each_window_with_its_mirror_and_only_moves_the_recipe_has
     np.testing.assert_allclose(tta, 0.5, atol=1e-6)  # a ramp and its mirror average to a flat 0.5
     assert flipped.test_hash == base.test_hash and flipped.recipe_hash != base.recipe_hash
     assert parse_protocol('name = "p"\n[post]\nflip = false\n', "p").hash == parse_protocol('name = "p"\n', "p").hash
+
+
+def _differences(a: Protocol, b: Protocol) -> dict[str, dict]:
+    """Section -> {key: value in b} for every key where b differs from a."""
+    out = {}
+    for section in ("data", "input", "cv", "windows", "augmentation", "training", "post", "metrics"):
+        x, y = asdict(getattr(a, section)), asdict(getattr(b, section))
+        changed = {k: y[k] for k in x if x[k] != y[k]}
+        if changed:
+            out[section] = changed
+    return out
+
+
+def test_extends_overrides_its_base_key_by_key(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text('extends = "cpu"\nname = "b"\n[training]\nepochs = 9\n[models.unet]\nx = 1\n')
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\nname = "c"\n[training]\nloss = "dice_bce"\n')
+    child, cpu = load_protocol(tmp_path / "child.toml"), load_protocol("cpu")
+    assert child.name == "c" and _differences(cpu, child) == {"training": {"epochs": 9, "loss": "dice_bce"}}
+    assert child.models == {**cpu.models, "unet": {"x": 1}} and child.test_hash == cpu.test_hash
+    (tmp_path / "loop.toml").write_text('extends = "loop.toml"\nname = "l"\n')
+    with pytest.raises(ProtocolError, match="without cycles"):
+        load_protocol(tmp_path / "loop.toml")
+    with pytest.raises(ProtocolError, match="neither a preset nor a file"):
+        parse_protocol('extends = "nowhere"\nname = "n"\n', "t.toml", tmp_path)
+
+
+LADDER = {
+    "ladder-1-dicebce": {"training": {"loss": "dice_bce"}},
+    "ladder-2-poly12": {"training": {"epochs": 12, "schedule": "poly"}},
+    "ladder-3-bone": {"input": {"channels": ("brain", "bone")}},
+    "ladder-4-context": {"input": {"context": 1}},
+    "ladder-5-foreground": {"windows": {"foreground": 0.33}},
+    "ladder-6-flip": {"post": {"flip": True}},
+}
+
+
+def test_each_ladder_rung_adds_one_change_to_the_rung_below_under_the_cpu_test() -> None:
+    below = load_protocol("cpu")
+    for name, change in LADDER.items():
+        rung = load_protocol(name)
+        assert rung.name == name and rung.test_hash == below.test_hash
+        assert _differences(below, rung) == change, name
+        below = rung
