@@ -64,7 +64,7 @@ def test_paper_fixed_band_reproduces_the_published_threshold_row(
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr
-    row = pd.read_csv(next((tmp_path / "lb").glob("ctich-1.0.0__paper*.csv"))).iloc[-1]
+    row = pd.read_csv(next((tmp_path / "lb").glob("ctich-1.0.0__test-*.csv"))).iloc[-1]
     assert abs(row["dice_paper"] - 0.135) <= 0.015  # published: Dice 0.135, Jaccard 0.08
     assert not math.isnan(row["sensitivity_original"])  # the original-rule columns are filled
     subjects = pd.read_csv(tmp_path / "r" / "per_subject.csv", dtype={"subject": str})

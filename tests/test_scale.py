@@ -61,7 +61,7 @@ def test_one_epoch_of_a_downsampled_protocol_runs_on_a_small_phantom(tmp_path: P
         ("subjects = 20", "subjects = 6"),
         ("slices = 24", "slices = 4"),
         ("size = 640", "size = 128"),
-        ("epochs = 12", "epochs = 1"),
+        ("epochs = 6", "epochs = 1"),
         ("folds = 5", "folds = 2"),
         ("size = 64", "size = 32"),
         ("stride = 32", "stride = 16"),
