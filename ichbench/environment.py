@@ -119,6 +119,19 @@ def fold_code(codes: list[dict | None]) -> dict[str, str]:
     }
 
 
+def fold_values(results: list[dict], fields: dict[str, str]) -> dict[str, str]:
+    """Each field's distinct values over a model's jobs, ' + '-joined in order; '' where a job lacks it."""
+    return {
+        name: " + ".join(dict.fromkeys(r[key] for r in results)) if all(r.get(key) for r in results) else ""
+        for name, key in fields.items()
+    }
+
+
+def cell_text(value: object) -> str:
+    """A leaderboard cell as text: '' for a missing (None or NaN) cell."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def code_commit() -> str:
     """The label of ichbench's own code: 'abc1234', 'abc1234+dirty' or 'none'."""
     return code_state().label

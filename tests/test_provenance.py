@@ -12,9 +12,8 @@ import pytest
 
 import ichbench
 from ichbench import environment
-from ichbench.benchmark.outputs import _joined
 from ichbench.benchmark.run import RunConfig, run
-from ichbench.environment import CodeState, code_state
+from ichbench.environment import CodeState, code_state, fold_values
 from ichbench.errors import RunError
 from ichbench.leaderboard.verify import _code, verify
 from ichbench.protocol import load_protocol
@@ -121,8 +120,9 @@ def test_a_row_names_every_device_and_precision_its_folds_ran_on() -> None:
         {"device_name": "cpu (AMD EPYC, 2 cores)", "training_precision": "bf16"},
     ]
     fields = {"devices": "device_name", "precisions": "training_precision"}
-    assert _joined(folds, fields) == {
+    assert fold_values(folds, fields) == {
         "devices": "cpu (AMD EPYC, 2 cores) + cpu (Intel Xeon, 2 cores)",
         "precisions": "bf16 + fp32",
     }
-    assert _joined([*folds, {"training_precision": "fp32"}], fields)["devices"] == ""  # a job from before: the run's
+    before = [*folds, {"training_precision": "fp32"}]  # a job from before jobs recorded their device
+    assert fold_values(before, fields)["devices"] == ""  # the row falls back to the run's device

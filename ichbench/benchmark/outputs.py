@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import code_commit, fold_code
+from ichbench.environment import cell_text, code_commit, fold_code, fold_values
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import value_columns
 from ichbench.evaluation.summary import summarize_results
@@ -74,7 +74,7 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
                 "wall_s": sum(r["seconds"] for r in mine),
                 "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
                 **fold_code([r.get("code") for r in mine]),
-                **_joined(mine, {"devices": "device_name", "precisions": "training_precision"}),
+                **fold_values(mine, {"devices": "device_name", "precisions": "training_precision"}),
                 **metrics,
                 **summarize_budget(mine, protocol),
             }
@@ -106,13 +106,13 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "epochs": int(s["epochs"]),
             "wall_s": round(float(s["wall_s"]), 1),
             # The folds' own devices and precisions; the run's for results from before jobs recorded them.
-            "device": _text(s.get("devices")) or meta["device_name"],
-            "training_precision": _text(s.get("precisions")) or meta.get("training_precision", ""),
+            "device": cell_text(s.get("devices")) or meta["device_name"],
+            "training_precision": cell_text(s.get("precisions")) or meta.get("training_precision", ""),
             "torch": meta["torch"],
             "ichbench": meta["ichbench"],
             # The folds' own commits; for results from before jobs recorded theirs, the run's (its run.json).
-            "commit": _text(s.get("commits")) or meta.get("commit") or code_commit(),
-            "code_clean": _text(s.get("code_clean")) or ("no" if "+dirty" in str(meta.get("commit", "")) else ""),
+            "commit": cell_text(s.get("commits")) or meta.get("commit") or code_commit(),
+            "code_clean": cell_text(s.get("code_clean")) or ("no" if "+dirty" in str(meta.get("commit", "")) else ""),
             "protocol": meta["protocol"],
             "protocol_hash": meta["protocol_hash"],
             "test_hash": meta.get("test_hash", ""),  # empty: a protocol scored at its training scale
@@ -129,15 +129,3 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
 
 def _seed(result: dict) -> dict:
     return {"seed": result["seed"]} if "seed" in result else {}
-
-
-def _joined(results: list[dict], fields: dict[str, str]) -> dict[str, str]:
-    """Each field's distinct values over a model's jobs, ' + '-joined in order; '' where a job lacks it."""
-    return {
-        name: " + ".join(dict.fromkeys(r[key] for r in results)) if all(r.get(key) for r in results) else ""
-        for name, key in fields.items()
-    }
-
-
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and value != value) else str(value)

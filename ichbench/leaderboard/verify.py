@@ -18,7 +18,7 @@ import pandas as pd
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import CodeState, fold_code
+from ichbench.environment import CodeState, cell_text, fold_code
 from ichbench.errors import IchbenchError
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import TABLE, count_scores, counts_of, value_columns
@@ -125,8 +125,8 @@ def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
         bad.append(f"protocol.toml hashes to {protocol.hash}, not {row['protocol_hash']}")
     on_phantom = str(row["protocol_hash"]) == protocol.hash_for(True)
     for key, want in protocol.table_hashes(on_phantom).items():
-        if key in row and _text(row[key]) != want:
-            bad.append(f"{key} {_text(row[key]) or 'empty'} != {want or 'empty'}, as protocol.toml says")
+        if key in row and cell_text(row[key]) != want:
+            bad.append(f"{key} {cell_text(row[key]) or 'empty'} != {want or 'empty'}, as protocol.toml says")
     return bad
 
 
@@ -141,17 +141,13 @@ def _code(row: Mapping[str, Any], results: list[dict]) -> list[str]:
         for r, c in zip(results, codes)
         if not c["clean"] and CodeState(c["commit"], False, c.get("patch", "")).patch_sha256 != c.get("patch_sha256")
     ]
-    if _text(row.get("commit")) != said["commits"]:
-        bad.append(f"commit {_text(row.get('commit'))} != {said['commits']}, the folds' own")
+    if cell_text(row.get("commit")) != said["commits"]:
+        bad.append(f"commit {cell_text(row.get('commit'))} != {said['commits']}, the folds' own")
     clean = said["code_clean"] == "yes"
-    if "code_clean" in row and (_text(row["code_clean"]) == "yes") != clean:
-        shown = _text(row["code_clean"]) or "empty"
+    if "code_clean" in row and (cell_text(row["code_clean"]) == "yes") != clean:
+        shown = cell_text(row["code_clean"]) or "empty"
         bad.append(f"code_clean {shown}, but {'every' if clean else 'not every'} fold ran from a clean tree")
     return bad
-
-
-def _text(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def check_row(directory: Path, table: str, index: int, row: Mapping[str, Any]) -> Check:
