@@ -50,6 +50,7 @@ def load_runs(dirs: list[Path]) -> Runs:
     labels = _labels(metas, models, dirs)
     parts: dict[str, list[pd.DataFrame]] = {"per_subject": [], "per_slice": [], "history": [], "summary": []}
     jobs_of: dict[str, Path] = {}
+    ladders: dict[str, list[str]] = {}
     curves = []
     for d, names, label in zip(dirs, models, labels):
         for name in parts:
@@ -57,13 +58,10 @@ def load_runs(dirs: list[Path]) -> Runs:
             parts[name].append(frame.assign(model=frame["model"].map(label)) if "model" in frame else frame)
         for model in names:
             jobs_of[label[model]] = d / "jobs" / model
+            ladders.setdefault(model, []).append(label[model])
             for result in sorted((d / "jobs" / model).glob("fold*/result.json")):
                 doc = json.loads(result.read_text())
                 curves += [{"model": label[model], "fold": doc["fold"], **c} for c in doc.get("threshold_curve", [])]
-    ladders: dict[str, list[str]] = {}
-    for names, label in zip(models, labels):
-        for model in names:
-            ladders.setdefault(model, []).append(label[model])
     return Runs(
         meta=metas[0],
         protocol=load_protocol(dirs[0] / "protocol.toml"),
