@@ -47,6 +47,14 @@ def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: 
     report = cli("report", "out", "--out", "report")
     assert report.returncode == 0, report.stderr
     assert "Against seed noise" in (tmp_path / "report" / "report.md").read_text()
+    # One seed of one job, as a later session finishing a multi-seed run names it; a seed the protocol lacks is refused.
+    one = cli("run", "--jobs", "threshold:1:seed1", "--protocol", "seeds.toml", "--out", "one", "--no-leaderboard")
+    assert one.returncode == 0, one.stderr
+    assert [str(p.parent.relative_to(tmp_path / "one")) for p in (tmp_path / "one").rglob("result.json")] == [
+        "jobs/threshold/seed1/fold1"
+    ]
+    bad = cli("run", "--jobs", "threshold:0:seed5", "--protocol", "seeds.toml", "--out", "bad", "--no-leaderboard")
+    assert bad.returncode == 2 and "--jobs threshold:0:seed5: no such job" in bad.stderr and "seeds 0, 1" in bad.stderr
     assert cli("export", "out", "--model", "resunet", "--out", "bundle").returncode == 0
     assert json.loads((tmp_path / "bundle" / "bundle.json").read_text())["seed"] == 0
 

@@ -14,12 +14,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import ichbench.benchmark.plan as plan_module
 from ichbench.benchmark.plan import plan, window_counts
+from ichbench.benchmark.run import parse_jobs
 from ichbench.data.phantom.dataset import phantom_dataset
 from ichbench.data.splits import make_splits
+from ichbench.errors import RunError
 from ichbench.evaluation.metrics import value_columns
 from ichbench.models.cost import forward_gflop
 from ichbench.models.registry import create_model
 from ichbench.protocol import load_protocol
+from ichbench.training.job import job_name
 from ichbench.training.train import TimeLimit, train
 from ichbench.training.windows import training_windows
 
@@ -70,6 +73,16 @@ def test_two_slices_merged_equal_the_unsliced_run_metric_for_metric(tmp_path: Pa
     )
     bad_jobs = cli("run", "--jobs", "resunet:7", "--protocol", tiny, "--out", "d", "--no-leaderboard")
     assert bad_jobs.returncode == 2 and "--jobs resunet:7: no such job" in bad_jobs.stderr
+
+
+def test_jobs_name_a_fold_or_one_seed_of_it_and_anything_else_is_one_clear_error() -> None:
+    assert parse_jobs(" unet:0, resunet:12:seed2 ,") == [("unet", 0, None), ("resunet", 12, 2)]
+    assert [job_name(*j) for j in parse_jobs("unet:0,unet:1:seed0")] == ["unet:0", "unet:1:seed0"]
+    for bad in ("unet", "unet:x", ":0", "unet:0:2", "unet:0:seed", "unet:0:seedx", "unet:0:seed1:seed2"):
+        with pytest.raises(RunError, match=f"--jobs '{bad}': expected MODEL:FOLD or MODEL:FOLD:seedN"):
+            parse_jobs(bad)
+    with pytest.raises(RunError, match="names no job"):
+        parse_jobs(" , ")
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
 from ichbench.runlock import hold
-from ichbench.training.job import Job, JobContext
+from ichbench.training.job import Job, JobContext, job_name
 
 log = logging.getLogger("ichbench.benchmark.run")
+JOB_NAME = re.compile(r"([^:]+):(\d+)(?::seed(\d+))?")  # the inverse of training.job.job_name
 
 
 @dataclass
@@ -49,7 +51,7 @@ class RunConfig:
     executor_options: dict | None = None
     splits: Path | None = None
     progress: bool = True
-    jobs: list[tuple[str, int]] | None = None  # a slice of the (model, fold) jobs; None: every one
+    jobs: list[tuple[str, int, int | None]] | None = None  # a slice of (model, fold, seed or every seed); None: all
     max_minutes: float | None = None  # stop cleanly at the first epoch boundary past this
     allow_dirty: bool = False  # rows from an uncommitted tree may enter a leaderboard kept in git
     notify: Callable[[str], None] | None = None  # where the cost estimate goes before jobs start
@@ -107,27 +109,34 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
 
 
 def select_jobs(config: RunConfig, n_folds: int) -> list[Job]:
-    """Every (model, fold) job, or the --jobs slice of them (checked against the models and folds), once per
-    seed of [cv] seeds (seed by seed, so that the first seed's table is complete first)."""
+    """Every (model, fold) job, or the --jobs slice of them (checked against the models, folds and seeds), once
+    per seed of [cv] seeds unless the slice names one (seed by seed, so that the first seed's table is complete
+    first)."""
     seeds = list(config.protocol.cv.seeds) or [None]
     if config.jobs is None:
         return [Job(m, f, s) for s in seeds for m in config.models for f in range(n_folds)]
-    bad = [f"{m}:{f}" for m, f in config.jobs if m not in config.models or not 0 <= f < n_folds]
+    bad = [
+        job_name(m, f, s)
+        for m, f, s in config.jobs
+        if m not in config.models or not 0 <= f < n_folds or (s is not None and s not in seeds)
+    ]
     if bad:
         raise RunError(
-            f"--jobs {', '.join(bad)}: no such job (models {', '.join(config.models)}, folds 0..{n_folds - 1})"
+            f"--jobs {', '.join(bad)}: no such job (models {', '.join(config.models)}, folds 0..{n_folds - 1}, "
+            f"seeds {', '.join(map(str, seeds)) if seeds != [None] else 'none: the protocol has no [cv] seeds'})"
         )
-    return [Job(m, f, s) for s in seeds for m, f in config.jobs]
+    return [Job(m, f, s) for s in seeds for m, f, only in config.jobs if only is None or only == s]
 
 
-def parse_jobs(text: str) -> list[tuple[str, int]]:
-    """'unet:0,unet:1' -> [('unet', 0), ('unet', 1)]; a clear error for anything else."""
+def parse_jobs(text: str) -> list[tuple[str, int, int | None]]:
+    """'unet:0,unet:1:seed2' -> [('unet', 0, None), ('unet', 1, 2)]; a clear error for anything else."""
     jobs = []
     for item in (t.strip() for t in text.split(",") if t.strip()):
-        model, _, fold = item.rpartition(":")
-        if not model or not fold.isdigit():
-            raise RunError(f"--jobs {item!r}: expected MODEL:FOLD, e.g. unet:0")
-        jobs.append((model, int(fold)))
+        match = JOB_NAME.fullmatch(item)
+        if match is None:
+            raise RunError(f"--jobs {item!r}: expected MODEL:FOLD or MODEL:FOLD:seedN, e.g. unet:0 or unet:0:seed1")
+        model, fold, seed = match.groups()
+        jobs.append((model, int(fold), None if seed is None else int(seed)))
     if not jobs:
         raise RunError("--jobs names no job")
     return jobs
@@ -155,7 +164,7 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         "data": str(Path(config.data).resolve()) if config.data is not None else None,
         "dataset_fingerprint": dataset.fingerprint,
         "models": config.models,
-        "jobs": [f"{m}:{f}" for m, f in config.jobs] if config.jobs is not None else None,
+        "jobs": [job_name(*job) for job in config.jobs] if config.jobs is not None else None,
         "excluded": list(dataset.excluded),
         **slice_shapes(dataset),
         "device": device,

@@ -43,7 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--address", default=None, help="ray: join this Ray cluster (default: start a local one)")
     run.add_argument("--gpus-per-job", type=float, default=None, help="ray: GPUs per job (default 1 on CUDA, else 0)")
     run.add_argument("--cpus-per-job", type=float, default=None, help="ray: CPUs per job (default 1)")
-    run.add_argument("--jobs", default=None, help="run only these (model, fold) jobs, e.g. unet:0,unet:1")
+    run.add_argument(
+        "--jobs",
+        default=None,
+        help="run only these jobs: MODEL:FOLD (every seed) or MODEL:FOLD:seedN, e.g. unet:1,unet:2:seed1",
+    )
     run.add_argument(
         "--max-minutes",
         type=float,
@@ -82,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise RunError("--restart-damaged goes with --resume")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     jobs = parse_jobs(args.jobs) if args.jobs else None
-    models = list(dict.fromkeys(m for m, _ in jobs)) if jobs else args.models
+    models = list(dict.fromkeys(m for m, *_ in jobs)) if jobs else args.models
     err = Console(stderr=True)
     if args.protocol is None and not torch.cuda.is_available():
         err.print(
