@@ -121,9 +121,10 @@ def select_jobs(config: RunConfig, n_folds: int) -> list[Job]:
         if m not in config.models or not 0 <= f < n_folds or (s is not None and s not in seeds)
     ]
     if bad:
+        known = ", ".join(str(s) for s in seeds if s is not None) or "none: the protocol has no [cv] seeds"
         raise RunError(
             f"--jobs {', '.join(bad)}: no such job (models {', '.join(config.models)}, folds 0..{n_folds - 1}, "
-            f"seeds {', '.join(map(str, seeds)) if seeds != [None] else 'none: the protocol has no [cv] seeds'})"
+            f"seeds {known})"
         )
     return [Job(m, f, s) for s in seeds for m, f, only in config.jobs if only is None or only == s]
 
