@@ -137,6 +137,10 @@ def test_plan_counts_windows_and_flops_as_training_sees_them() -> None:
     expected = protocol.training.epochs * (3 * job["train_windows"] + job["val_windows"]) + job["once_windows"]
     assert job["pflop"] == pytest.approx(expected * job["gflop_per_window"] / 1e6)
     assert doc["gpu_lower_bound_hours"]["H100"] == pytest.approx(doc["total_pflop"] * 1e3 / 989 / 3600)
+    # A slice is planned as the jobs it runs: one seed of one fold is one job, not that fold once per seed.
+    seeded = replace(protocol, cv=replace(protocol.cv, seeds=(0, 1, 2)))
+    sliced = plan(["resunet"], seeded, dataset, folds, torch.device("cpu"), False, only={("resunet", 1, 2)})
+    assert [(j["model"], j["fold"], j["seed"]) for j in sliced["jobs"]] == [("resunet", 1, 2)]
 
 
 @pytest.mark.parametrize(("batch_size", "timed"), [(8, 8), (32, 16)])

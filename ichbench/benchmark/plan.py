@@ -94,19 +94,17 @@ def plan(
     folds: list[Fold],
     device: torch.device,
     calibrate: bool = True,
-    only: set[tuple[str, int]] | None = None,
+    only: set[tuple[str, int, int | None]] | None = None,
 ) -> dict:
-    """The plan of every (model, fold) job (or of the `only` ones), with totals (see the module docstring)."""
+    """The plan of every (model, fold, seed) job (or of the `only` ones), with totals (see the module docstring)."""
     counts = {f.fold: window_counts(protocol, dataset, f) for f in folds}
     epochs = protocol.training.epochs
     jobs = []
-    for name in [m for m in models if only is None or any(m == j for j, _ in only)]:
+    for name in [m for m in models if only is None or any(m == j for j, *_ in only)]:
         learned = trainable(build(name, protocol))
         gflop = forward_gflop(name, protocol)
         per_window = seconds_per_window(name, protocol, device) if calibrate and learned else None
         for f in folds:
-            if only is not None and (name, f.fold) not in only:
-                continue
             n_train, n_val, once = counts[f.fold]
             trained, predicted = (epochs * n_train, epochs * n_val + once) if learned else (0, n_val + once)
             seconds = None
@@ -114,6 +112,8 @@ def plan(
                 seconds = per_window * (epochs * (n_train + n_val / BACKWARD) + once / BACKWARD)
             cost = pflop(gflop, trained, predicted)
             for seed in list(protocol.cv.seeds) or [None]:
+                if only is not None and (name, f.fold, seed) not in only:
+                    continue
                 row = JobPlan(name, f.fold, n_train if learned else 0, n_val, once, gflop, cost, seconds, seed)
                 jobs.append(row)
     total = sum(j.pflop for j in jobs)

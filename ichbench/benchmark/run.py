@@ -84,7 +84,7 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
         jobs = select_jobs(config, len(folds))
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:
-            only = {(j.model, j.fold) for j in jobs}
+            only = {(j.model, j.fold, j.seed) for j in jobs}
             estimate = describe(plan(config.models, config.protocol, dataset, folds, torch.device(device), only=only))
             log.info(estimate)
             config.notify(estimate)
