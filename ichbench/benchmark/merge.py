@@ -23,7 +23,7 @@ from ichbench.errors import RunError
 from ichbench.leaderboard.evidence import read_result
 from ichbench.protocol import load_protocol
 from ichbench.runlock import hold
-from ichbench.training.job import job_dirs, job_name, job_path
+from ichbench.training.job import job_dirs, job_name, job_path, job_seeds
 
 SAME = ("protocol_hash", "dataset_fingerprint")
 KEPT_FILES = ("result.json", "predictions.npz", "best.pt", "best.pt.sha256")
@@ -89,7 +89,7 @@ def _merge_into(
     results = [json.loads((job_path(out, m, f, s) / "result.json").read_text()) for m, f, s in jobs]
     meta = json.loads((out / "run.json").read_text())
     summary = finish(out, results, protocol, meta, board, n_folds, allow_dirty) if results else None
-    seeds = list(protocol.cv.seeds) or [None]
+    seeds = job_seeds(protocol)
     missing = [job_name(m, f, s) for s in seeds for m in models for f in range(n_folds) if (m, f, s) not in jobs]
     return Merged(summary, [job_name(*key) for key in jobs], missing)
 

@@ -22,6 +22,7 @@ from ichbench.models.contract import trainable
 from ichbench.models.cost import BACKWARD, forward_gflop, pflop
 from ichbench.models.registry import build
 from ichbench.protocol import Protocol
+from ichbench.training.job import job_seeds
 from ichbench.training.step import make_step
 from ichbench.training.train import job_seed
 from ichbench.training.validation import on_windows
@@ -111,7 +112,7 @@ def plan(
             if per_window is not None:
                 seconds = per_window * (epochs * (n_train + n_val / BACKWARD) + once / BACKWARD)
             cost = pflop(gflop, trained, predicted)
-            for seed in list(protocol.cv.seeds) or [None]:
+            for seed in job_seeds(protocol):
                 if only is not None and (name, f.fold, seed) not in only:
                     continue
                 row = JobPlan(name, f.fold, n_train if learned else 0, n_val, once, gflop, cost, seconds, seed)

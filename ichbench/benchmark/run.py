@@ -29,7 +29,7 @@ from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
 from ichbench.runlock import hold
-from ichbench.training.job import Job, JobContext, job_name
+from ichbench.training.job import Job, JobContext, job_name, job_seeds
 
 log = logging.getLogger("ichbench.benchmark.run")
 JOB_NAME = re.compile(r"([^:]+):(\d+)(?::seed(\d+))?")  # the inverse of training.job.job_name
@@ -112,7 +112,7 @@ def select_jobs(config: RunConfig, n_folds: int) -> list[Job]:
     """Every (model, fold) job, or the --jobs slice of them (checked against the models, folds and seeds), once
     per seed of [cv] seeds unless the slice names one (seed by seed, so that the first seed's table is complete
     first)."""
-    seeds = list(config.protocol.cv.seeds) or [None]
+    seeds = job_seeds(config.protocol)
     if config.jobs is None:
         return [Job(m, f, s) for s in seeds for m in config.models for f in range(n_folds)]
     bad = [

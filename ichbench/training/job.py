@@ -48,6 +48,11 @@ def job_path(run_dir: Path, model: str, fold: int, seed: int | None = None) -> P
     return base / f"fold{fold}" if seed is None else base / f"seed{seed}" / f"fold{fold}"
 
 
+def job_seeds(protocol: Protocol) -> list[int | None]:
+    """The seeds each (model, fold) trains under: [cv] seeds, or [None] for one unseeded job."""
+    return list(protocol.cv.seeds) or [None]
+
+
 def job_name(model: str, fold: int, seed: int | None = None) -> str:
     """The name --jobs and merge use for a job: unet:0, or unet:0:seed1 for one seed of several."""
     return f"{model}:{fold}" + ("" if seed is None else f":seed{seed}")
