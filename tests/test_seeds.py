@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,12 @@ def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: 
     assert merged.returncode == 0 and json.loads(merged.stdout)["missing"] == [], merged.stderr
     again = pd.read_csv(tmp_path / "merged" / "summary.csv").set_index("model").loc["resunet"]
     assert again["dice_paper"] == pytest.approx(row["dice_paper"], rel=1e-5) and again["seeds"] == 2
+    # One seed of one fold missing: every fold and every seed is still there, but no row may be written.
+    shutil.copytree(tmp_path / "ev", tmp_path / "partial")
+    shutil.rmtree(tmp_path / "partial" / "jobs" / "resunet" / "seed1" / "fold1")
+    cut = cli("merge", "partial", "--out", "cut", "--leaderboard", "lb2", "--json")
+    assert cut.returncode == 0 and json.loads(cut.stdout)["missing"] == ["resunet:1:seed1"], cut.stderr
+    assert pd.read_csv(next((tmp_path / "lb2").glob("phantom__*.csv")))["model"].tolist() == ["threshold"]
     report = cli("report", "out", "--out", "report")
     assert report.returncode == 0, report.stderr
     assert "Against seed noise" in (tmp_path / "report" / "report.md").read_text()

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import cell_text, code_commit, fold_code, fold_values
+from ichbench.environment import cell_text, code_commit, fold_code, fold_values, job_codes
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import value_columns
 from ichbench.evaluation.summary import summarize_results
@@ -37,7 +38,9 @@ def finish(
     """Write the CSVs of every finished job; models with all `folds` folds get leaderboard rows (refused for a
     leaderboard kept in git when a fold ran from an uncommitted tree, unless `allow_dirty`)."""
     summary = write_run_files(out, results, protocol)
-    complete = summary[(summary["folds"] == folds) & (summary["seeds"] == max(1, len(protocol.cv.seeds)))]
+    # Every (fold, seed) job: counting folds and seeds apart would pass a model missing one seed of one fold.
+    jobs = Counter(r["model"] for r in results)
+    complete = summary[summary["model"].map(jobs) == folds * max(1, len(protocol.cv.seeds))]
     rows = leaderboard_rows(complete, meta, board, out)
     atomic_write_text(out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
     if board is not None and rows:
@@ -73,7 +76,7 @@ def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.Da
                 "epochs": max(r["epochs"] for r in mine),
                 "wall_s": sum(r["seconds"] for r in mine),
                 "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
-                **fold_code([r.get("code") for r in mine]),
+                **fold_code(job_codes(mine)),
                 **fold_values(mine, {"devices": "device_name", "precisions": "training_precision"}),
                 **metrics,
                 **summarize_budget(mine, protocol),
