@@ -119,6 +119,17 @@ def fold_code(codes: list[dict | None]) -> dict[str, str]:
     }
 
 
+def job_codes(results: list[dict]) -> list[dict | None]:
+    """The code records of a model's jobs, in order; a job scored with another run's weights (--weights-from)
+    gives the code that trained them first, then its own."""
+    codes = []
+    for r in results:
+        if "weights_from" in r:
+            codes.append(r["weights_from"].get("code"))
+        codes.append(r.get("code"))
+    return codes
+
+
 def fold_values(results: list[dict], fields: dict[str, str]) -> dict[str, str]:
     """Each field's distinct values over a model's jobs, ' + '-joined in order; '' where a job lacks it."""
     return {

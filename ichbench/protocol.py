@@ -113,6 +113,13 @@ class Protocol:
                     del doc[section][key]
         return _digest({s: v for s, v in doc.items() if v})
 
+    def weights_hash_for(self, on_phantom: bool) -> str:
+        """The hash of what decides a job's trained weights: every setting but [post] and [metrics], which act
+        after training, unless the kept epoch is chosen on the post-processed validation Jaccard."""
+        doc = self._document(on_phantom)
+        after = ("post", "metrics") if self.training.select != "val_jaccard" else ()
+        return _digest({s: v for s, v in doc.items() if s not in after})
+
     def table_hashes(self, on_phantom: bool) -> dict[str, str]:
         """What a run records to find its leaderboard table: the test and recipe hashes of a protocol scored
         natively (its rows share a table with every recipe of the same test), empty ones otherwise."""

@@ -17,6 +17,7 @@ import torch
 from ichbench.atomic import atomic_write_text
 from ichbench.benchmark.outputs import finish
 from ichbench.benchmark.plan import describe, plan
+from ichbench.benchmark.reuse import check_source
 from ichbench.data.dataset import Dataset
 from ichbench.data.protocol_data import protocol_dataset
 from ichbench.data.splits import folds_for, save_splits
@@ -54,6 +55,7 @@ class RunConfig:
     jobs: list[tuple[str, int, int | None]] | None = None  # a slice of (model, fold, seed or every seed); None: all
     max_minutes: float | None = None  # stop cleanly at the first epoch boundary past this
     allow_dirty: bool = False  # rows from an uncommitted tree may enter a leaderboard kept in git
+    weights_from: Path | None = None  # score this run's kept weights instead of training (benchmark.reuse)
     notify: Callable[[str], None] | None = None  # where the cost estimate goes before jobs start
 
 
@@ -80,12 +82,20 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
         folds = _splits(config, dataset)
         # Absolute: a remote worker's working directory is not the driver's.
         out = Path(config.out).resolve()
-        ctx = JobContext(config.protocol, tuple(folds), out, device, deadline, config.restart_damaged)
+        source = Path(config.weights_from).resolve() if config.weights_from is not None else None
+        ctx = JobContext(config.protocol, tuple(folds), out, device, deadline, config.restart_damaged, source)
         jobs = select_jobs(config, len(folds))
+        if source is not None:
+            meta["weights_from"] = check_source(source, config.protocol, dataset, folds, jobs)
+            atomic_write_text(config.out / "run.json", json.dumps(meta, indent=2) + "\n")
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:
             only = {(j.model, j.fold, j.seed) for j in jobs}
-            estimate = describe(plan(config.models, config.protocol, dataset, folds, torch.device(device), only=only))
+            if source is not None:
+                estimate = f"{len(jobs)} job(s) scoring the kept weights of {source}: no training"
+            else:
+                planned = plan(config.models, config.protocol, dataset, folds, torch.device(device), only=only)
+                estimate = describe(planned)
             log.info(estimate)
             config.notify(estimate)
         with Reporter(enabled=config.progress) as reporter:

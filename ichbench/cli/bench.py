@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="train each (model, fold) once per seed, e.g. 0,1,2 (sets the protocol's [cv] seeds)",
     )
+    run.add_argument(
+        "--weights-from",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="score RUN's kept weights instead of training (its protocol differs only in [post] or [metrics])",
+    )
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="registered models: names, parameter counts, source package")
@@ -110,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         jobs=jobs,
         max_minutes=args.max_minutes,
         allow_dirty=args.allow_dirty,
+        weights_from=args.weights_from,
         notify=lambda text: err.print(text, highlight=False),
     )
     summary = run(config)

@@ -18,7 +18,7 @@ import pandas as pd
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import CodeState, cell_text, fold_code
+from ichbench.environment import CodeState, cell_text, fold_code, job_codes
 from ichbench.errors import IchbenchError
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import TABLE, count_scores, counts_of, value_columns
@@ -132,13 +132,15 @@ def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
 
 def _code(row: Mapping[str, Any], results: list[dict]) -> list[str]:
     """Where the row's code columns disagree with what its folds recorded (commit, clean tree, patch hash)."""
-    codes = [r.get("code") for r in results]
+    codes = job_codes(results)
     said = fold_code(codes)
     if not said["commits"]:
         return []  # folds from before jobs recorded their code: the row names its run's commit
+    own = [(f"fold {r['fold']}", r.get("code")) for r in results]
+    trained = [(f"fold {r['fold']}'s weights", r["weights_from"].get("code")) for r in results if "weights_from" in r]
     bad = [
-        f"fold {r['fold']}: its patch does not hash to its patch_sha256"
-        for r, c in zip(results, codes)
+        f"{where}: its patch does not hash to its patch_sha256"
+        for where, c in own + trained
         if not c["clean"] and CodeState(c["commit"], False, c.get("patch", "")).patch_sha256 != c.get("patch_sha256")
     ]
     if cell_text(row.get("commit")) != said["commits"]:

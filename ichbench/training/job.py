@@ -19,6 +19,7 @@ from ichbench.environment import code_state, describe_device
 from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.infer import precision_for
+from ichbench.models.contract import trainable
 from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
 from ichbench.training.memory import peak_mb, reset_peak
@@ -84,10 +85,15 @@ class JobContext:
     device: str
     deadline: float | None = None  # time.time() after which jobs stop at their next epoch boundary
     restart_damaged: bool = False  # a job whose checkpoint is damaged restarts from scratch
+    weights_from: Path | None = None  # a run whose jobs' kept weights are scored instead of training (--weights-from)
 
     def job_dir(self, job: Job) -> Path:
         """Where a job keeps its checkpoints and result."""
         return job_path(self.run_dir, job.model, job.fold, job.seed)
+
+    def source_dir(self, job: Job) -> Path | None:
+        """The --weights-from run's folder of the same job, or None when this run trains its own."""
+        return None if self.weights_from is None else job_path(self.weights_from, job.model, job.fold, job.seed)
 
 
 def finished(ctx: JobContext, job: Job) -> dict | None:
@@ -133,6 +139,7 @@ def run_job(
             job_dir,
             on_epoch,
             ctx.deadline,
+            ctx.source_dir(job),
         )
     except TimeLimit:
         return None
@@ -161,6 +168,7 @@ def run_job(
         "training_precision": precision_for(protocol.training.precision, device),
         "device_name": describe_device(str(device)),  # per job: a run resumed on another machine has several
         "code": code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
+        **weights_record(ctx, job, trained.model),
         "history": trained.history,
         "threshold_curve": trained.curve,
         "per_slice": scores.per_slice,
@@ -187,6 +195,23 @@ def budget(
         "train_seconds": train_seconds,
         "infer_seconds": infer_seconds,
         "peak_memory_mb": peak_mb(device),
+    }
+
+
+def weights_record(ctx: JobContext, job: Job, model: torch.nn.Module) -> dict:
+    """What a job scored with another run's weights records of them: the run and job, the weights' SHA-256,
+    and the code and machine that trained them (their training seconds and PFLOP are in the history taken)."""
+    source = ctx.source_dir(job)
+    if source is None or not trainable(model):
+        return {}
+    done = json.loads((source / RESULT).read_text())
+    return {
+        "weights_from": {
+            "job": f"{Path(ctx.weights_from).name}/{job.key}",
+            "sha256": (source / f"{BEST}.sha256").read_text().split()[0],
+            "code": done.get("code"),
+            "device_name": done.get("device_name"),
+        }
     }
 
 

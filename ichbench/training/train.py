@@ -7,6 +7,7 @@ often); a resumed job continues from the last and, because every epoch's randomn
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -72,16 +73,21 @@ def train(
     job_dir: Path,
     on_epoch: EpochCallback | None = None,
     deadline: float | None = None,
+    weights: Path | None = None,
 ) -> Trained:
     """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present.
 
     With a deadline (time.time() seconds), stops with TimeLimit after the first epoch that ends past it.
+    With `weights`, a finished job of another run that trained under the same weights hash (see
+    benchmark.reuse), a learned model takes its kept weights and history instead of training again.
     """
     model = build_model(name, protocol, fold, device)
     if not trainable(model):
         fitted = model.fit_subjects(train + val)
         save_checked(job_dir / BEST, model.state_dict())
         return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
+    if weights is not None:
+        return _reused(model, weights, val, protocol, device, job_dir)
     seed = job_seed(protocol, fold)
     step = make_step(model, protocol, device)
     optimizer = step.optimizer
@@ -142,13 +148,27 @@ def train(
         save_checked(job_dir / BEST, model.state_dict())
     else:
         model.load_state_dict(load_checked(job_dir / BEST, device))
+    return _kept(model, best[0], history, best_curve, val, protocol, device)
+
+
+def _kept(model, epoch: int, history: list[dict], curve: list[dict], val: list[Subject], protocol, device) -> Trained:
+    """The kept epoch's model with its threshold: the grid point of its validation curve under threshold_search."""
     if on_windows(protocol.training.select):
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
-        best_curve = validate_slices(model, val, protocol, device)[2]
+        curve = validate_slices(model, val, protocol, device)[2]
     threshold = protocol.post.threshold
-    if protocol.post.threshold_search and best_curve:
-        threshold = best_point(best_curve)["threshold"]
-    return Trained(model, best[0], threshold, history, curve=best_curve)
+    if protocol.post.threshold_search and curve:
+        threshold = best_point(curve)["threshold"]
+    return Trained(model, epoch, threshold, history, curve=curve)
+
+
+def _reused(model, source: Path, val: list[Subject], protocol: Protocol, device, job_dir: Path) -> Trained:
+    """Another run's finished job: its kept weights (checked against their SHA-256) and training history; the
+    validation curve and threshold are computed again, since post-processing may differ."""
+    model.load_state_dict(load_checked(source / BEST, device))
+    save_checked(job_dir / BEST, model.state_dict())
+    done = json.loads((source / "result.json").read_text())
+    return _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
 
 
 def _checkpoint(job_dir: Path, model, optimizer, history: list[dict], best: tuple, best_curve: list[dict]) -> None:
