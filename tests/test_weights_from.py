@@ -16,7 +16,7 @@ from ichbench.protocol import parse_protocol
 pytestmark = pytest.mark.slow  # trains 6 tiny jobs
 
 # Epochs kept on the validation windows, so post-processing chooses nothing during training.
-SELECT = "[training]\nselect = \"val_soft_jaccard\"\n"
+SELECT = '[training]\nselect = "val_soft_jaccard"\n'
 FLIP = "[post]\nflip = true\nthreshold_search = true\n"
 
 
