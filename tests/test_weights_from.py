@@ -46,7 +46,9 @@ def test_weights_from_scores_kept_weights_as_training_again_would(tmp_path: Path
         assert mine["weights_from"]["sha256"] == sha and mine["weights_from"]["job"] == f"plain/unet/fold{fold}"
         assert mine["weights_from"]["code"] == source["code"]
         # Training again under the flip protocol gives the same weights, so the same curve, threshold and scores.
-        assert mine["threshold_curve"] == pytest.approx(again["threshold_curve"])
+        curve = [(c["threshold"], c["dice"], c["jaccard"]) for r in (mine, again) for c in r["threshold_curve"]]
+        half = len(curve) // 2
+        assert half and [v for c in curve[:half] for v in c] == pytest.approx([v for c in curve[half:] for v in c])
         assert mine["threshold"] == again["threshold"]
         assert [s["dice_paper"] for s in mine["per_subject"]] == pytest.approx(
             [s["dice_paper"] for s in again["per_subject"]], nan_ok=True

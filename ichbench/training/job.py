@@ -23,9 +23,7 @@ from ichbench.models.contract import trainable
 from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
 from ichbench.training.memory import peak_mb, reset_peak
-from ichbench.training.train import BEST, CHECKPOINT, TimeLimit, train
-
-RESULT = "result.json"
+from ichbench.training.train import BEST, CHECKPOINT, RESULT, TimeLimit, train
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ichbench.training.windows import WindowSampler, grid_windows, training_wind
 
 EpochCallback = Callable[[dict], None]
 CHECKPOINT, BEST = "checkpoint.pt", "best.pt"  # each with a .sha256 record beside it
+RESULT = "result.json"  # a finished job's result (training.job writes it)
 # A checkpoint (weights and optimiser state: 0.3 GB for the smp models, about a second to write) after the
 # first epoch, the last, one at a deadline, and otherwise at most once a minute: short epochs are not
 # dominated by writing them, and a resumed job reruns at most a minute of (deterministic) epochs.
@@ -151,7 +152,9 @@ def train(
     return _kept(model, best[0], history, best_curve, val, protocol, device)
 
 
-def _kept(model, epoch: int, history: list[dict], curve: list[dict], val: list[Subject], protocol, device) -> Trained:
+def _kept(
+    model, epoch: int, history: list[dict], curve: list[dict], val: list[Subject], protocol: Protocol, device
+) -> Trained:
     """The kept epoch's model with its threshold: the grid point of its validation curve under threshold_search."""
     if on_windows(protocol.training.select):
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
@@ -167,7 +170,7 @@ def _reused(model, source: Path, val: list[Subject], protocol: Protocol, device,
     validation curve and threshold are computed again, since post-processing may differ."""
     model.load_state_dict(load_checked(source / BEST, device))
     save_checked(job_dir / BEST, model.state_dict())
-    done = json.loads((source / "result.json").read_text())
+    done = json.loads((source / RESULT).read_text())
     return _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
 
 
