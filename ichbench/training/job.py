@@ -19,7 +19,6 @@ from ichbench.environment import code_state, describe_device
 from ichbench.errors import DamagedFile
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.infer import precision_for
-from ichbench.models.contract import trainable
 from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
 from ichbench.training.memory import peak_mb, reset_peak
@@ -166,7 +165,12 @@ def run_job(
         "training_precision": precision_for(protocol.training.precision, device),
         "device_name": describe_device(str(device)),  # per job: a run resumed on another machine has several
         "code": code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
-        **weights_record(ctx, job, trained.model),
+        # The weights' training seconds and PFLOP are in the history taken with them.
+        **(
+            {"weights_from": {"job": f"{ctx.weights_from.name}/{job.key}", **trained.weights_from}}
+            if trained.weights_from
+            else {}
+        ),
         "history": trained.history,
         "threshold_curve": trained.curve,
         "per_slice": scores.per_slice,
@@ -193,23 +197,6 @@ def budget(
         "train_seconds": train_seconds,
         "infer_seconds": infer_seconds,
         "peak_memory_mb": peak_mb(device),
-    }
-
-
-def weights_record(ctx: JobContext, job: Job, model: torch.nn.Module) -> dict:
-    """What a job scored with another run's weights records of them: the run and job, the weights' SHA-256,
-    and the code and machine that trained them (their training seconds and PFLOP are in the history taken)."""
-    source = ctx.source_dir(job)
-    if source is None or not trainable(model):
-        return {}
-    done = json.loads((source / RESULT).read_text())
-    return {
-        "weights_from": {
-            "job": f"{Path(ctx.weights_from).name}/{job.key}",
-            "sha256": (source / f"{BEST}.sha256").read_text().split()[0],
-            "code": done.get("code"),
-            "device_name": done.get("device_name"),
-        }
     }
 
 

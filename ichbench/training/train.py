@@ -47,6 +47,7 @@ class Trained:
     history: list[dict] = field(default_factory=list)
     fitted: dict = field(default_factory=dict)
     curve: list[dict] = field(default_factory=list)  # validation Dice/Jaccard against threshold
+    weights_from: dict = field(default_factory=dict)  # reused weights: their SHA-256, and the code and machine
 
 
 def job_seed(protocol: Protocol, fold: int) -> int:
@@ -171,7 +172,10 @@ def _reused(model, source: Path, val: list[Subject], protocol: Protocol, device,
     model.load_state_dict(load_checked(source / BEST, device))
     save_checked(job_dir / BEST, model.state_dict())
     done = json.loads((source / RESULT).read_text())
-    return _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
+    kept = _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
+    sha = (source / f"{BEST}.sha256").read_text().split()[0]
+    kept.weights_from = {"sha256": sha, "code": done.get("code"), "device_name": done.get("device_name")}
+    return kept
 
 
 def _checkpoint(job_dir: Path, model, optimizer, history: list[dict], best: tuple, best_curve: list[dict]) -> None:
