@@ -80,6 +80,11 @@ def _recorded(path: Path) -> list[str]:
     return [line.split()[0] for line in sidecar.read_text().splitlines() if line.strip()] if sidecar.exists() else []
 
 
+def recorded_sha256(path: Path) -> str:
+    """The SHA-256 recorded beside a file when it was written ('' when none was)."""
+    return next(iter(_recorded(Path(path))), "")
+
+
 def atomic_save_checked(path: Path, save: Callable[[Path], None]) -> None:
     """atomic_save, recording the content's SHA-256 beside it in `<name>.sha256` (sha256sum's format).
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ichbench.atomic import recorded_sha256
 from ichbench.data.dataset import Subject
 from ichbench.inference.infer import prepare_model, to_input
 from ichbench.models.contract import trainable
@@ -173,7 +174,7 @@ def _reused(model, source: Path, val: list[Subject], protocol: Protocol, device,
     save_checked(job_dir / BEST, model.state_dict())
     done = json.loads((source / RESULT).read_text())
     kept = _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
-    sha = (source / f"{BEST}.sha256").read_text().split()[0]
+    sha = recorded_sha256(source / BEST)
     kept.weights_from = {"sha256": sha, "code": done.get("code"), "device_name": done.get("device_name")}
     return kept
 
