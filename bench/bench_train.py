@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ichbench.inference.infer import autocast, to_input
+from ichbench.inference.infer import autocast, precision_for, to_input
 from ichbench.models.registry import build
 from ichbench.protocol import parse_protocol
 from ichbench.training.step import make_step
@@ -52,7 +52,7 @@ class _Batch:
         protocol = parse_protocol(RECIPE.format(size=size, stride=size // 2, batch=batch), "bench")
         cpu = torch.device("cpu")
         torch.manual_seed(0)
-        self.step = make_step(build(model, protocol), protocol, cpu)
+        self.step = make_step(build(model, protocol), protocol, cpu, precision_for(protocol.training.precision, cpu))
         self.x = to_input(torch.randint(0, 256, (batch, 1, size, size), dtype=torch.uint8), cpu)
         self.y = (torch.rand(batch, 1, size, size) > 0.9).float()
         torch.manual_seed(0)
@@ -138,7 +138,9 @@ class TrainEpoch:
         for name, precision, fused in (("fast", "auto", "true"), ("before", "fp32", "false")):
             protocol = parse_protocol(EPOCH_RECIPE.format(precision=precision, fused=fused), "bench")
             torch.manual_seed(0)
-            self.runs[name] = (make_step(build(model, protocol), protocol, torch.device("cpu")), protocol)
+            cpu = torch.device("cpu")
+            step = make_step(build(model, protocol), protocol, cpu, precision_for(protocol.training.precision, cpu))
+            self.runs[name] = (step, protocol)
             self.epoch(name)  # warm-up: allocators, kernels, the optimiser's state
 
     def epoch(self, name: str) -> None:

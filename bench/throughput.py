@@ -21,7 +21,7 @@ import torch
 
 from ichbench.benchmark.plan import PEAK_BF16_TFLOPS
 from ichbench.environment import describe_device
-from ichbench.inference.infer import to_input
+from ichbench.inference.infer import precision_for, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.cost import BACKWARD, forward_gflop
 from ichbench.models.registry import build, resolve
@@ -37,7 +37,7 @@ def peak_tflops(device: torch.device) -> float | None:
 
 def measure(name: str, protocol, device: torch.device, steps: int) -> dict:
     """Median seconds of `steps` training steps after two warm-up ones, as windows/s and TFLOP/s."""
-    step = make_step(build(name, protocol), protocol, device)
+    step = make_step(build(name, protocol), protocol, device, precision_for(protocol.training.precision, device))
     size, batch = protocol.windows.size, protocol.training.batch_size
     x = to_input(torch.randint(0, 256, (batch, protocol.input.count, size, size), dtype=torch.uint8), device)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()

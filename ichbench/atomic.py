@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,22 +62,39 @@ def atomic_save(path: Path, save: Callable[[Path], None], suffix: str = ".tmp") 
         save(tmp)
 
 
-def _sidecar(path: Path) -> Path:
+def sidecar(path: Path) -> Path:
+    """Where a checked file's SHA-256 record lives: `<name>.sha256` beside it."""
     return path.with_name(path.name + ".sha256")
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
+def file_blocks(path: Path) -> Iterator[bytes]:
+    """A file's bytes in 1 MiB blocks."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+        yield from iter(lambda: fh.read(1 << 20), b"")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    for block in file_blocks(path):
+        h.update(block)
+    return h.hexdigest()
+
+
+def tree_sha256(root: Path, files: Iterable[Path], framed: Callable[[str, Path], Iterable[bytes]]) -> str:
+    """SHA-256 over a folder's files in the given order, each hashed as `framed(relative name, path)` yields
+    it: the one folder hasher, of data sets (data.cache.fingerprint) and of evidence folders
+    (leaderboard.evidence.digest), each with the framing its recorded hashes were made with."""
+    h = hashlib.sha256()
+    for path in files:
+        for piece in framed(Path(path).relative_to(root).as_posix(), Path(path)):
+            h.update(piece)
     return h.hexdigest()
 
 
 def _recorded(path: Path) -> list[str]:
-    sidecar = _sidecar(path)
-    return [line.split()[0] for line in sidecar.read_text().splitlines() if line.strip()] if sidecar.exists() else []
+    record = sidecar(path)
+    return [line.split()[0] for line in record.read_text().splitlines() if line.strip()] if record.exists() else []
 
 
 def recorded_sha256(path: Path) -> str:
@@ -94,8 +111,8 @@ def atomic_save_checked(path: Path, save: Callable[[Path], None]) -> None:
     with atomic_path(path) as tmp:
         save(tmp)
         new = file_sha256(tmp)
-        atomic_write_text(_sidecar(path), "".join(f"{h}  {path.name}\n" for h in [new, *_recorded(path)[:1]]))
-    atomic_write_text(_sidecar(path), f"{new}  {path.name}\n")
+        atomic_write_text(sidecar(path), "".join(f"{h}  {path.name}\n" for h in [new, *_recorded(path)[:1]]))
+    atomic_write_text(sidecar(path), f"{new}  {path.name}\n")
 
 
 def verify_checked(path: Path) -> bool:
@@ -109,19 +126,19 @@ def verify_checked(path: Path) -> bool:
     if actual not in recorded:
         raise DamagedFile(
             f"{path}: damaged: its SHA-256 {actual[:16]}... is not the {recorded[0][:16]}... recorded in "
-            f"{_sidecar(path).name} when it was written"
+            f"{sidecar(path).name} when it was written"
         )
     return True
 
 
 def remove_checked(path: Path) -> None:
     """Delete a file and its SHA-256 record, whichever exist."""
-    for p in (Path(path), _sidecar(Path(path))):
+    for p in (Path(path), sidecar(Path(path))):
         p.unlink(missing_ok=True)
 
 
 def set_aside(path: Path, tag: str = "damaged") -> None:
     """Rename a file and its record to `<name>.<tag>` (kept for inspection, never loaded again)."""
-    for p in (Path(path), _sidecar(Path(path))):
+    for p in (Path(path), sidecar(Path(path))):
         if p.exists():
             os.replace(p, p.with_name(f"{p.name}.{tag}"))

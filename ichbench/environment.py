@@ -108,41 +108,6 @@ def code_state() -> CodeState:
     return CodeState(commit, not patch, patch)
 
 
-def fold_code(codes: list[dict | None]) -> dict[str, str]:
-    """What a row says of its folds' code records (CodeState.record): every commit they ran at
-    (';'-separated, in order) and whether all were clean ('yes' or 'no'); both '' when a fold predates them."""
-    if not codes or any(c is None for c in codes):
-        return {"commits": "", "code_clean": ""}
-    return {
-        "commits": ";".join(dict.fromkeys(c["commit"] for c in codes)),
-        "code_clean": "yes" if all(c["clean"] for c in codes) else "no",
-    }
-
-
-def job_codes(results: list[dict]) -> list[dict | None]:
-    """The code records of a model's jobs, in order; a job scored with another run's weights (--weights-from)
-    gives the code that trained them first, then its own."""
-    codes = []
-    for r in results:
-        if "weights_from" in r:
-            codes.append(r["weights_from"].get("code"))
-        codes.append(r.get("code"))
-    return codes
-
-
-def fold_values(results: list[dict], fields: dict[str, str]) -> dict[str, str]:
-    """Each field's distinct values over a model's jobs, ' + '-joined in order; '' where a job lacks it."""
-    return {
-        name: " + ".join(dict.fromkeys(r[key] for r in results)) if all(r.get(key) for r in results) else ""
-        for name, key in fields.items()
-    }
-
-
-def cell_text(value: object) -> str:
-    """A leaderboard cell as text: '' for a missing (None or NaN) cell."""
-    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
-
-
 def code_commit() -> str:
     """The label of ichbench's own code: 'abc1234', 'abc1234+dirty' or 'none'."""
     return code_state().label

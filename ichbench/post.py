@@ -12,6 +12,9 @@ import numpy as np
 
 from ichbench import _post
 from ichbench.errors import PostError
+from ichbench.protocol_sections import Post
+
+DEFAULT = Post()  # the [post] defaults (the paper's closing 10, opening 5, mean stitching), written once there
 
 WEIGHTINGS = ("mean", "gaussian")
 FULL_3D = np.ones((3, 3, 3), bool)  # lesions are 26-connected components: touching by a corner is one lesion
@@ -36,7 +39,9 @@ def _positions(length: int, size: int, stride: int) -> list[int]:
     return starts
 
 
-def stitch(patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str = "mean") -> np.ndarray:
+def stitch(
+    patches: np.ndarray, corners: np.ndarray, shape: tuple[int, int], weighting: str = DEFAULT.weighting
+) -> np.ndarray:
     """Stitch (N, h, w) float32 windows at `corners` into one (H, W) float32 map."""
     _require(patches, "patches", 3, np.float32)
     return stitch_batch(patches[None], corners, shape, weighting)[0]
@@ -46,7 +51,7 @@ def stitch_batch(
     patches: np.ndarray,
     corners: np.ndarray,
     shape: tuple[int, int],
-    weighting: str = "mean",
+    weighting: str = DEFAULT.weighting,
     threads: int = 1,
 ) -> np.ndarray:
     """Stitch (B, N, h, w) float32 windows sharing one corner list into (B, H, W) float32 maps."""
@@ -59,9 +64,9 @@ def stitch_binarize(
     corners: np.ndarray,
     shape: tuple[int, int],
     threshold: float,
-    close: int = 10,
-    open: int = 5,
-    weighting: str = "mean",
+    close: int = DEFAULT.close,
+    open: int = DEFAULT.open,
+    weighting: str = DEFAULT.weighting,
     threads: int = 1,
 ) -> np.ndarray:
     """binarize(stitch_batch(...)) in one pass, bit for bit, without the float map: (B, N, h, w) or (N, h, w)
@@ -77,9 +82,9 @@ def threshold_counts(
     corners: np.ndarray,
     truth: np.ndarray,
     thresholds: list[float] | np.ndarray,
-    close: int = 10,
-    open: int = 5,
-    weighting: str = "mean",
+    close: int = DEFAULT.close,
+    open: int = DEFAULT.open,
+    weighting: str = DEFAULT.weighting,
     threads: int = 1,
 ) -> np.ndarray:
     """Per slice and threshold, the TP, FP, FN, TN pixel counts of the post-processed mask against `truth`
@@ -95,7 +100,9 @@ def threshold_counts(
     return _post.threshold_counts(batch, corners, *coverage, weight, truth, grid_, *_kernels(close, open), threads)
 
 
-def binarize(prob: np.ndarray, threshold: float, close: int = 10, open: int = 5, threads: int = 1) -> np.ndarray:
+def binarize(
+    prob: np.ndarray, threshold: float, close: int = DEFAULT.close, open: int = DEFAULT.open, threads: int = 1
+) -> np.ndarray:
     """Threshold (strictly greater), then close and open with square kernels as OpenCV does; 0 skips."""
     if not isinstance(prob, np.ndarray) or prob.ndim not in (2, 3):
         raise PostError(f"prob must be a 2-D (H, W) or 3-D (B, H, W) array, got {_describe(prob)}")

@@ -8,6 +8,8 @@ import math
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ichbench.rundir import JobResult
+
 log = logging.getLogger("ichbench.benchmark.run")
 
 
@@ -55,10 +57,10 @@ class Reporter:
         self.progress.update(self.tasks[key], completed=row["epoch"] + 1, info=info)
         log.info("job %s epoch %d: %s", key, row["epoch"], info)
 
-    def job_done(self, key: str, result: dict) -> None:
+    def job_done(self, key: str, result: JobResult) -> None:
         """A job finished (or was found finished)."""
         task = self.tasks.get(key)
         if task is None:
             task = self.tasks[key] = self.progress.add_task(key, total=1, info="")
         self.progress.update(task, completed=self.progress.tasks[task].total, info="done")
-        log.info("job %s done in %.1f s (best epoch %s)", key, result["seconds"], result["best_epoch"])
+        log.info("job %s done in %.1f s (best epoch %s)", key, result.seconds, result.best_epoch)

@@ -40,17 +40,21 @@ def presets() -> list[str]:
 # Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
 # that value they stay out of the hash, so every earlier protocol (and its leaderboard table) keeps it.
 # A section all of whose keys are at those values leaves the hash altogether.
+ADDED_LATER_KEYS = (
+    ("training", "schedule"),
+    ("training", "weight_decay"),
+    ("training", "fused"),
+    ("training", "precision"),
+    ("input", "channels"),
+    ("input", "context"),
+    ("metrics", "resolution"),
+    ("post", "flip"),
+    ("cv", "seeds"),
+    ("windows", "foreground"),
+)
+# Each with its neutral value, the section's default (protocol_sections, where every default is written once).
 ADDED_LATER: dict[tuple[str, str], Any] = {
-    ("training", "schedule"): "none",
-    ("training", "weight_decay"): 0.0,
-    ("training", "fused"): False,
-    ("training", "precision"): "cuda-bf16",
-    ("input", "channels"): ("brain",),
-    ("input", "context"): 0,
-    ("metrics", "resolution"): "scaled",
-    ("post", "flip"): False,
-    ("cv", "seeds"): (),
-    ("windows", "foreground"): 0.0,
+    (section, key): getattr(SECTIONS[section](), key) for section, key in ADDED_LATER_KEYS
 }
 
 # The test: what a score means and on which subjects it is taken (see docs/protocols.md). Everything

@@ -218,3 +218,16 @@ def committed_protocols():
     paper = load_protocol(EVIDENCE / "ctich-1.0.0__paper-e0fe5395__threshold__9533cea6c4" / "protocol.toml")
     cpu = load_protocol(EVIDENCE / "ctich-1.0.0__cpu-e6ba84a7__resunet__65e4322344" / "protocol.toml")
     return paper, cpu
+
+
+@pytest.fixture(scope="session")
+def job_result():
+    """A factory of hand-made job results: every field a result must have at a neutral value, the given ones set."""
+    from ichbench.rundir import JobResult
+
+    def make(**fields) -> JobResult:
+        base = {"model": "m", "fold": 0, "params": 0, "best_epoch": 0, "epochs": 0, "threshold": 0.5, "fitted": {}}
+        base |= {"seconds": 0.0, "history": [], "threshold_curve": [], "per_slice": [], "per_subject": []}
+        return JobResult(**(base | fields))
+
+    return make

@@ -22,6 +22,7 @@ LAYERS = [
         "ichbench.runlock",
         "ichbench.protocol_checks",
         "ichbench.protocol_sections",
+        "ichbench.rundir",
     },
     {"ichbench.data"},
     {"ichbench.models"},

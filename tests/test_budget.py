@@ -16,19 +16,33 @@ from ichbench.protocol import load_protocol
 from ichbench.report.stats import against_published
 
 
-def _fold(losses: list[float], best: int, threshold: float = 0.5, **extra) -> dict:
-    history = [{"val_loss": v, "windows": 100, "val_windows": 10} for v in losses]
-    return {"history": history, "best_epoch": best, "threshold": threshold, **extra}
+@pytest.fixture
+def _fold(job_result):
+    def make(losses: list[float], best: int, threshold: float = 0.5, **extra):
+        history = [{"val_loss": v, "windows": 100, "val_windows": 10} for v in losses]
+        return job_result(history=history, best_epoch=best, epochs=len(losses), threshold=threshold, **extra)
+
+    return make
 
 
-def test_still_learning_by_hand() -> None:
-    assert still_learning(_fold([0.5, 0.4, 0.3, 0.35], best=3))  # kept the last epoch
-    assert still_learning(_fold([0.5, 0.4, 0.45, 0.45, 0.3], best=1))  # new low in the last quarter (1 epoch)
-    assert not still_learning(_fold([0.5, 0.3, 0.4, 0.45], best=1))  # best long before the end
-    assert still_learning({"history": [], "best_epoch": 0}) is None  # a band that does not train
+def test_still_learning_by_hand(_fold, job_result) -> None:
+    select = "val_soft_jaccard"
+    assert still_learning(_fold([0.5, 0.4, 0.3, 0.35], best=3), select)  # kept the last epoch
+    assert still_learning(_fold([0.5, 0.4, 0.45, 0.45, 0.3], best=1), select)  # new low in the last quarter
+    assert not still_learning(_fold([0.5, 0.3, 0.4, 0.45], best=1), select)  # best long before the end
+    assert still_learning(job_result(), select) is None  # a band that does not train
 
 
-def test_threshold_at_the_grid_edge_and_the_summary_by_hand() -> None:
+def test_select_last_is_still_learning_only_while_the_validation_loss_falls(_fold) -> None:
+    # select = "last" keeps the last epoch by rule: that alone says nothing about the curve.
+    plateau = _fold([0.5, 0.3, 0.3, 0.31, 0.3, 0.32, 0.3, 0.3], best=7)
+    assert not still_learning(plateau, "last")
+    assert still_learning(plateau, "val_soft_jaccard")  # under a selection rule the last epoch won: it is
+    falling = _fold([0.5, 0.4, 0.35, 0.33, 0.32, 0.31, 0.30, 0.29], best=7)
+    assert still_learning(falling, "last")
+
+
+def test_threshold_at_the_grid_edge_and_the_summary_by_hand(_fold) -> None:
     cpu = load_protocol("cpu")  # a grid of 0.1 ... 0.9, searched
     folds = [
         _fold([0.5, 0.4], best=1, threshold=0.1, gflop_per_window=2.0, train_pflop=1.5, train_seconds=3600.0,
@@ -97,7 +111,8 @@ def test_a_test_table_shows_recipes_budgets_published_rows_and_the_pareto_figure
     assert (tmp_path / f"ctich-1.0.0__test-{test[:8]}.budget.png").read_bytes().startswith(b"\x89PNG")
     other = [_row("unet", "quick", "0123456789ab", 0.4, 0.25)]
     pd.DataFrame(other).to_csv(tmp_path / "phantom__test-01234567.csv", index=False)
-    assert render(tmp_path).count("(published, Table 9)") == 5  # not beside another test's rows
+    page = render(tmp_path)  # each published row once, labelled where the paper prints it, not beside other tests
+    assert page.count("(published, Table 9)") == 4 and page.count("(published, section 5 text)") == 1
 
 
 def test_the_cli_filters_and_sorts_by_budget(tmp_path: Path, cli) -> None:

@@ -54,7 +54,7 @@ def test_augmentation_on_the_gpu_matches_the_cpu(subjects) -> None:
 
 
 def test_a_bf16_step_trains_on_the_gpu() -> None:
-    step = make_step(build("unet", PROTOCOL), PROTOCOL, torch.device("cuda"))
+    step = make_step(build("unet", PROTOCOL), PROTOCOL, torch.device("cuda"), "bf16")
     x = to_input(torch.randint(0, 256, (8, 1, 32, 32), dtype=torch.uint8), torch.device("cuda"))
     y = (torch.rand(8, 1, 32, 32, device="cuda") > 0.9).float()
     losses = [float(step(x, y)) for _ in range(5)]

@@ -14,6 +14,7 @@ from ichbench.protocol import load_protocol
 from ichbench.report.ladder import ladder_table
 from ichbench.report.render import build_report
 from ichbench.report.runs import load_runs
+from ichbench.rundir import job_path
 
 RUNGS = {"plain": (2, 1), "closed": (6, 1), "opened": (6, 3)}  # recipe name -> (close, open): recipes of one test
 
@@ -46,7 +47,8 @@ def test_a_model_under_several_recipes_is_labelled_by_recipe_in_the_order_given(
     assert runs.ladders == {"threshold-fixed": ladder}
     assert runs.models == [ladder[0], "threshold", *ladder[1:]]  # a model in one run keeps its name
     assert set(runs.per_subject["model"]) == set(runs.models) and set(runs.summary["model"]) == set(runs.models)
-    assert runs.jobs_of[ladder[1]] == rungs[1] / "jobs" / "threshold-fixed"
+    assert runs.sources[ladder[1]] == (rungs[1], "threshold-fixed")
+    assert [j.path for j in runs.jobs(ladder[1])] == [job_path(rungs[1], "threshold-fixed", f) for f in (0, 1)]
     with pytest.raises(RunError, match="under one recipe name"):
         load_runs([rungs[0], rungs[0]])
 

@@ -44,14 +44,14 @@ def test_the_default_keeps_every_older_hash_and_a_choice_moves_it(committed_prot
 
 def test_a_bf16_step_runs_on_the_cpu_and_computes_in_bf16() -> None:
     protocol = parse_protocol('name = "x"\n[windows]\nsize = 32\nstride = 16\n[training]\nprecision = "bf16"', "x")
-    step = make_step(build("unet", protocol), protocol, CPU)
+    step = make_step(build("unet", protocol), protocol, CPU, infer.precision_for(protocol.training.precision, CPU))
     assert step.precision == "bf16"
     seen = []
     step.model.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
     x = infer.to_input(torch.randint(0, 256, (2, 1, 32, 32), dtype=torch.uint8), CPU)
     loss = step(x, torch.zeros(2, 1, 32, 32))
     assert seen == [torch.bfloat16] and torch.isfinite(loss) and step.seconds > 0
-    assert seconds_per_window("unet", protocol, CPU) > 0  # the plan times the same Step
+    assert seconds_per_window("unet", protocol, CPU, step.precision) > 0  # the plan times the same Step
 
 
 @pytest.mark.slow

@@ -13,8 +13,9 @@ import pytest
 import ichbench
 from ichbench import environment
 from ichbench.benchmark.run import RunConfig, run
-from ichbench.environment import CodeState, code_state, fold_values
+from ichbench.environment import CodeState, code_state
 from ichbench.errors import RunError
+from ichbench.leaderboard.cells import code_cells, device_cell, precision_cell
 from ichbench.leaderboard.verify import _code, verify
 from ichbench.protocol import load_protocol
 
@@ -76,7 +77,9 @@ def _dirty(monkeypatch: pytest.MonkeyPatch, state: CodeState) -> None:
     monkeypatch.setattr("ichbench.training.job.code_state", lambda: state)
 
 
-def test_a_dirty_tree_needs_allow_dirty_for_a_leaderboard_in_git(tmp_path: Path, tiny_protocol, monkeypatch) -> None:
+def test_a_dirty_tree_needs_allow_dirty_for_a_leaderboard_in_git(
+    tmp_path: Path, tiny_protocol, monkeypatch, job_result
+) -> None:
     state = CodeState("abc1234", False, "diff --git a/ichbench/x.py b/ichbench/x.py\n+change\n")
     _dirty(monkeypatch, state)
     board = _repo(tmp_path / "repo", {"README": "x"}) / "leaderboards"
@@ -93,13 +96,13 @@ def test_a_dirty_tree_needs_allow_dirty_for_a_leaderboard_in_git(tmp_path: Path,
     code = json.loads(gzip.decompress(evidence.read_bytes()))["code"]
     assert code["patch"] == state.patch and code["patch_sha256"] == state.patch_sha256
     # verify's own checks of the code columns, on a tampered row and a tampered patch
-    results = [{"fold": 0, "code": code}, {"fold": 1, "code": CodeState("def5678", True).record()}]
+    results = [job_result(fold=0, code=code), job_result(fold=1, code=CodeState("def5678", True).record())]
     said = _code({"commit": "abc1234+dirty", "code_clean": "yes"}, results)
     assert said == [
         "commit abc1234+dirty != abc1234+dirty;def5678, the folds' own",
         "code_clean yes, but not every fold ran from a clean tree",
     ]
-    assert _code({"commit": "abc1234+dirty"}, [{"fold": 0, "code": {**code, "patch": "other"}}]) == [
+    assert _code({"commit": "abc1234+dirty"}, [job_result(code={**code, "patch": "other"})]) == [
         "fold 0: its patch does not hash to its patch_sha256"
     ]
 
@@ -113,16 +116,23 @@ def test_outside_git_a_dirty_tree_appends_and_says_so(tmp_path: Path, tiny_proto
     assert row["commit"] == "abc1234+dirty" and row["code_clean"] == "no (--allow-dirty)"
 
 
-def test_a_row_names_every_device_and_precision_its_folds_ran_on() -> None:
+def test_a_row_names_every_device_with_its_threads_and_precision_its_folds_ran_on(job_result) -> None:
+    epyc, xeon = "cpu (AMD EPYC, 2 cores)", "cpu (Intel Xeon, 2 cores)"
     folds = [
-        {"device_name": "cpu (AMD EPYC, 2 cores)", "training_precision": "bf16"},
-        {"device_name": "cpu (Intel Xeon, 2 cores)", "training_precision": "fp32"},
-        {"device_name": "cpu (AMD EPYC, 2 cores)", "training_precision": "bf16"},
+        job_result(device_name=epyc, threads=2, training_precision="bf16"),
+        job_result(device_name=xeon, threads=1, training_precision="fp32"),
+        job_result(device_name=epyc, threads=2, training_precision="bf16"),
     ]
-    fields = {"devices": "device_name", "precisions": "training_precision"}
-    assert fold_values(folds, fields) == {
-        "devices": "cpu (AMD EPYC, 2 cores) + cpu (Intel Xeon, 2 cores)",
-        "precisions": "bf16 + fp32",
-    }
-    before = [*folds, {"training_precision": "fp32"}]  # a job from before jobs recorded their device
-    assert fold_values(before, fields)["devices"] == ""  # the row falls back to the run's device
+    assert device_cell(folds) == f"{epyc}, 2 threads + {xeon}, 1 thread"
+    assert precision_cell(folds) == "bf16 + fp32"
+    assert device_cell([job_result(device_name=epyc)]) == epyc  # a job from before jobs recorded their threads
+    before = [*folds, job_result(training_precision="fp32")]  # a job from before jobs recorded their device
+    assert device_cell(before) == ""  # the row falls back to the run's device
+
+
+def test_a_commit_cell_says_which_commit_trained_and_which_scored(job_result) -> None:
+    trained, scored = CodeState("65ccbdb", True).record(), CodeState("11efa25", True).record()
+    reused = [job_result(fold=f, code=scored, weights_from={"code": trained}) for f in range(2)]
+    assert code_cells(reused) == {"commits": "trained 65ccbdb;scored 11efa25", "code_clean": "yes"}
+    assert code_cells([job_result(code=scored)]) == {"commits": "11efa25", "code_clean": "yes"}
+    assert code_cells([job_result()]) == {"commits": "", "code_clean": ""}  # from before jobs recorded their code

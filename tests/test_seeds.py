@@ -11,6 +11,10 @@ import pandas as pd
 import pytest
 
 from ichbench.protocol import parse_protocol
+from ichbench.report.overlays import choose_cases, panels
+from ichbench.report.plots import curve_lines
+from ichbench.report.runs import load_runs
+from ichbench.rundir import PREDICTIONS
 
 pytestmark = pytest.mark.slow  # trains and scores 8 tiny jobs through the CLI
 
@@ -30,7 +34,7 @@ def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: 
     assert [r["seed"] for r in runs] == [0, 0, 1, 1]
     assert runs[0]["history"][0]["train_loss"] != runs[2]["history"][0]["train_loss"]  # other seeds, other runs
     # By hand from the per-subject rows: the row's Dice is the mean over subjects of their seed-averaged Dice,
-    # and the seed spread is the sample std of the two seeds' means.
+    # and the seed spread is the (population, as every SD) std of the two seeds' means.
     subjects = pd.read_csv(tmp_path / "out" / "per_subject.csv", dtype={"subject": str})
     mine = subjects[(subjects.model == "resunet") & subjects.has_hemorrhage]
     averaged = mine.groupby(["fold", "subject"])["dice_paper"].mean().mean()
@@ -38,7 +42,7 @@ def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: 
     row = pd.read_csv(next((tmp_path / "lb").glob("phantom__*.csv"))).set_index("model").loc["resunet"]
     assert row["seeds"] == 2 and row["folds"] == 2
     assert row["dice_paper"] == pytest.approx(averaged, rel=1e-5)
-    assert row["dice_paper_seed_std"] == pytest.approx(np.std(per_seed, ddof=1), rel=1e-5, abs=1e-9)
+    assert row["dice_paper_seed_std"] == pytest.approx(np.std(per_seed, ddof=0), rel=1e-5, abs=1e-9)
     assert cli("leaderboard", "verify", "--leaderboard", "lb").returncode == 0
     assert cli("evidence", "out", "--out", "ev").returncode == 0
     merged = cli("merge", "ev", "--out", "merged", "--no-leaderboard", "--json")
@@ -53,7 +57,14 @@ def test_seeds_train_each_job_once_per_seed_and_rows_carry_the_spread(tmp_path: 
     assert pd.read_csv(next((tmp_path / "lb2").glob("phantom__*.csv")))["model"].tolist() == ["threshold"]
     report = cli("report", "out", "--out", "report")
     assert report.returncode == 0, report.stderr
-    assert "Against seed noise" in (tmp_path / "report" / "report.md").read_text()
+    page = (tmp_path / "report" / "report.md").read_text()
+    assert "Against seed noise" in page and "## Dice against threshold" in page and "## Subject " in page
+    # Every seed has its threshold curve and its overlay panel (the report read only unseeded folds before).
+    runs = load_runs([tmp_path / "out"])
+    assert {f"resunet (seed {s})" for s in (0, 1)} <= set(curve_lines(runs.curves, runs.models))
+    case = choose_cases(runs.per_slice, "resunet", 1)[0]
+    titles = [t for t, path in panels(case, {m: runs.jobs(m) for m in runs.models}) if (path / PREDICTIONS).is_file()]
+    assert sorted(titles) == sorted(f"{m}, seed {s}" for m in ("threshold", "resunet") for s in (0, 1))
     # One seed of one job, as a later session finishing a multi-seed run names it; a seed the protocol lacks is refused.
     one = cli("run", "--jobs", "threshold:1:seed1", "--protocol", "seeds.toml", "--out", "one", "--no-leaderboard")
     assert one.returncode == 0, one.stderr

@@ -156,5 +156,5 @@ def test_plan_calibrates_at_the_protocols_batch_capped(monkeypatch, batch_size: 
 
     monkeypatch.setattr(plan_module, "build", lambda name, protocol: Recorder(protocol.input.count, 1, 3, padding=1))
     assert plan_module.calibration_batch(protocol) == timed
-    assert plan_module.seconds_per_window("recorder", protocol, torch.device("cpu")) > 0
+    assert plan_module.seconds_per_window("recorder", protocol, torch.device("cpu"), "fp32") > 0
     assert seen == [timed] * (1 + plan_module.TIMED_STEPS)  # one warm-up step, then the timed ones

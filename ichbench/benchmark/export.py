@@ -1,32 +1,41 @@
 """A run's evidence, small enough to commit beside its leaderboard rows, and readable back by merge.
 
 `leaderboards/runs/<name>/` holds run.json, protocol.toml, splits.json, summary.csv and, per finished
-job, `jobs/<model>/fold<k>/result.json.gz` (the job's per-slice counts, per-subject rows, history and
-threshold curve, gzipped: tens of KB). `ichbench merge` accepts such a folder like a run directory,
-so every metric of a row can be recomputed from it.
+job, its gzipped result (the job's per-slice counts, per-subject rows, history and threshold curve:
+tens of KB), laid out as the run directory is (`ichbench.rundir`). `ichbench merge` accepts such a
+folder like a run directory, so every metric of a row can be recomputed from it.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
 
 from ichbench.atomic import atomic_write_bytes
 from ichbench.errors import RunError
-from ichbench.training.job import job_dirs
+from ichbench.rundir import (
+    PROTOCOL,
+    RESULT_GZ,
+    RUN_JSON,
+    SPLITS,
+    SUMMARY,
+    job_dirs,
+    model_names,
+    read_result,
+    result_gz,
+)
 
-FILES = ("run.json", "protocol.toml", "splits.json", "summary.csv")
+FILES = (RUN_JSON, PROTOCOL, SPLITS, SUMMARY)
 
 
 def export_evidence(run_dir: Path, out: Path) -> list[str]:
     """Copy a run's evidence to `out` (added to, never overwritten); returns the jobs written."""
     run_dir, out = Path(run_dir), Path(out)
-    if not (run_dir / "run.json").is_file():
-        raise RunError(f"{run_dir}: not a run directory (no run.json)")
-    held = out / "run.json"
-    if held.is_file() and _identity(held) != _identity(run_dir / "run.json"):  # a resumed run is the same run
+    if not (run_dir / RUN_JSON).is_file():
+        raise RunError(f"{run_dir}: not a run directory (no {RUN_JSON})")
+    held = out / RUN_JSON
+    if held.is_file() and _identity(held) != _identity(run_dir / RUN_JSON):  # a resumed run is the same run
         raise RunError(
             f"{out}: holds the evidence of another run; export each run to its own folder "
             "(ichbench merge takes several)"
@@ -36,13 +45,12 @@ def export_evidence(run_dir: Path, out: Path) -> list[str]:
         if (run_dir / name).is_file():
             shutil.copyfile(run_dir / name, out / name)
     written = []
-    for model in sorted(p.name for p in (run_dir / "jobs").glob("*") if p.is_dir()):
+    for model in model_names(run_dir):
         for fold, seed, job_dir in job_dirs(run_dir, model):
-            result = job_dir / "result.json"
-            target = out / job_dir.relative_to(run_dir) / "result.json.gz"
-            if result.is_file() and not target.exists():
+            target = out / job_dir.relative_to(run_dir) / RESULT_GZ
+            if not target.exists() and (result := read_result(job_dir)) is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(target, gzip.compress(result.read_bytes(), mtime=0))
+                atomic_write_bytes(target, result_gz(result))
                 written.append(f"{model}:{fold}" + ("" if seed is None else f" (seed {seed})"))
     return written
 

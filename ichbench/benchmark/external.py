@@ -18,6 +18,7 @@ from ichbench.environment import describe_device, versions
 from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.bundle import bundle_model, load_bundle
 from ichbench.leaderboard import append as append_leaderboard
+from ichbench.rundir import PREDICTIONS, JobResult
 from ichbench.runlock import hold
 
 
@@ -40,20 +41,27 @@ def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bo
     model, threshold = bundle_model(bundle, ensemble)
     tags = {"model": bundle.name, "fold": 0}
     protocol, size = bundle.protocol_at(shape), bundle.model_shape(shape)
-    scores = score_subjects(model, dataset.subjects, protocol, torch.device(device), threshold, tags, size)
-    result = {
-        "model": bundle.name,
-        "fold": 0,
-        "params": sum(p.numel() for p in bundle.models[min(bundle.models)].parameters()),
-        "epochs": 0,
-        "threshold": threshold,
-        "history": [],
-        "per_slice": scores.per_slice,
-        "per_subject": scores.per_subject,
-        "seconds": time.perf_counter() - start,
-    }
+    precision = bundle.precision(torch.device(device))
+    scores = score_subjects(model, dataset.subjects, protocol, torch.device(device), threshold, tags, size, precision)
+    result = JobResult(
+        model=bundle.name,
+        fold=0,
+        params=sum(p.numel() for p in bundle.models[min(bundle.models)].parameters()),
+        best_epoch=0,
+        epochs=0,
+        threshold=threshold,
+        fitted={},
+        seconds=time.perf_counter() - start,
+        history=[],
+        threshold_curve=[],
+        per_slice=scores.per_slice,
+        per_subject=scores.per_subject,
+        training_precision=bundle.meta.get("precision"),  # what the bundle's folds trained in
+        device_name=describe_device(device),
+        threads=torch.get_num_threads(),
+    )
     summary = write_run_files(out, [result], bundle.protocol)
-    atomic_save(out / "predictions.npz", lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
+    atomic_save(out / PREDICTIONS, lambda p: np.savez_compressed(p, **scores.masks), suffix=".npz")
     meta = {
         "protocol": bundle.protocol.name,
         "protocol_hash": bundle.meta["protocol_hash"],

@@ -17,16 +17,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from ichbench.atomic import atomic_write_text
+from ichbench.atomic import atomic_write_text, sidecar
 from ichbench.benchmark.outputs import finish
 from ichbench.errors import RunError
-from ichbench.leaderboard.evidence import read_result
 from ichbench.protocol import load_protocol
+from ichbench.rundir import (
+    BEST,
+    PREDICTIONS,
+    PROTOCOL,
+    RUN_JSON,
+    SPLITS,
+    JobResult,
+    job_dirs,
+    job_path,
+    read_result,
+    write_result,
+)
 from ichbench.runlock import hold
-from ichbench.training.job import job_dirs, job_name, job_path, job_seeds
+from ichbench.training.job import job_name, job_seeds
 
 SAME = ("protocol_hash", "dataset_fingerprint")
-KEPT_FILES = ("result.json", "predictions.npz", "best.pt", "best.pt.sha256")
+KEPT_FILES = (PREDICTIONS, BEST)  # beside the result (a finished job needs no checkpoint), with any SHA-256 record
 
 
 @dataclass
@@ -74,20 +85,20 @@ def _merge_into(
     only: list[str] | None,
     allow_dirty: bool,
 ) -> Merged:
-    if (out / "run.json").exists():
+    if (out / RUN_JSON).exists():
         raise RunError(f"{out}: a run already lives here; merge into a new directory")
     models = [m for m in dict.fromkeys(m for meta in metas for m in meta["models"]) if only is None or m in only]
     n_folds = len(splits[0]["folds"])
     jobs = _collect(dirs, models, n_folds)
-    protocol = load_protocol(dirs[0] / "protocol.toml")
+    protocol = load_protocol(dirs[0] / PROTOCOL)
     out.mkdir(parents=True, exist_ok=True)
-    for (model, fold, seed), src in jobs.items():
-        _copy_job(src, job_path(out, model, fold, seed))
+    for (model, fold, seed), (src, result) in jobs.items():
+        _copy_job(src, job_path(out, model, fold, seed), result)
     _write_meta(out, dirs, metas, models)
-    shutil.copyfile(dirs[0] / "protocol.toml", out / "protocol.toml")
-    shutil.copyfile(dirs[0] / "splits.json", out / "splits.json")
-    results = [json.loads((job_path(out, m, f, s) / "result.json").read_text()) for m, f, s in jobs]
-    meta = json.loads((out / "run.json").read_text())
+    shutil.copyfile(dirs[0] / PROTOCOL, out / PROTOCOL)
+    shutil.copyfile(dirs[0] / SPLITS, out / SPLITS)
+    results = [result for _, result in jobs.values()]
+    meta = json.loads((out / RUN_JSON).read_text())
     summary = finish(out, results, protocol, meta, board, n_folds, allow_dirty) if results else None
     seeds = job_seeds(protocol)
     missing = [job_name(m, f, s) for s in seeds for m in models for f in range(n_folds) if (m, f, s) not in jobs]
@@ -95,40 +106,41 @@ def _merge_into(
 
 
 def _meta(d: Path) -> dict:
-    path = Path(d) / "run.json"
+    path = Path(d) / RUN_JSON
     if not path.is_file():
-        raise RunError(f"{d}: not a run directory (no run.json)")
+        raise RunError(f"{d}: not a run directory (no {RUN_JSON})")
     return json.loads(path.read_text())
 
 
 def _splits(d: Path) -> dict:
-    path = Path(d) / "splits.json"
+    path = Path(d) / SPLITS
     if not path.is_file():
-        raise RunError(f"{d}: no splits.json")
+        raise RunError(f"{d}: no {SPLITS}")
     doc = json.loads(path.read_text())
     return {"folds": doc["folds"]}
 
 
-def _collect(dirs: list[Path], models: list[str], n_folds: int) -> dict[tuple[str, int, int | None], Path]:
-    """(model, fold, seed) -> the first directory holding that job finished, in run order."""
-    found: dict[tuple[str, int, int | None], Path] = {}
+def _collect(
+    dirs: list[Path], models: list[str], n_folds: int
+) -> dict[tuple[str, int, int | None], tuple[Path, JobResult]]:
+    """(model, fold, seed) -> the first folder holding that job finished, in run order, and its result."""
+    found: dict[tuple[str, int, int | None], tuple[Path, JobResult]] = {}
     for model in models:
         for d in dirs:
             for fold, seed, job in job_dirs(d, model):
-                if fold < n_folds and (model, fold, seed) not in found and read_result(job) is not None:
-                    found[(model, fold, seed)] = job
+                if fold < n_folds and (model, fold, seed) not in found and (result := read_result(job)) is not None:
+                    found[(model, fold, seed)] = (job, result)
     return dict(
         sorted(found.items(), key=lambda kv: (models.index(kv[0][0]), -1 if kv[0][2] is None else kv[0][2], kv[0][1]))
     )
 
 
-def _copy_job(src: Path, dst: Path) -> None:
+def _copy_job(src: Path, dst: Path, result: JobResult) -> None:
     dst.mkdir(parents=True, exist_ok=True)
-    for name in KEPT_FILES:  # the last checkpoint is not needed once a job has finished
-        if (src / name).exists():
-            shutil.copyfile(src / name, dst / name)
-    if not (dst / "result.json").exists():  # from an evidence folder
-        atomic_write_text(dst / "result.json", json.dumps(read_result(src)))
+    for path in (p for name in KEPT_FILES for p in (src / name, sidecar(src / name))):  # an evidence folder has none
+        if path.exists():
+            shutil.copyfile(path, dst / path.name)
+    write_result(dst, result)  # last: it marks the job finished
 
 
 def _write_meta(out: Path, dirs: list[Path], metas: list[dict], models: list[str]) -> None:
@@ -142,4 +154,4 @@ def _write_meta(out: Path, dirs: list[Path], metas: list[dict], models: list[str
         "merged_from": [str(d) for d in dirs],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    atomic_write_text(out / "run.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / RUN_JSON, json.dumps(meta, indent=2) + "\n")

@@ -14,21 +14,23 @@ from pathlib import Path
 import pandas as pd
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import cell_text, code_commit, fold_code, fold_values, job_codes
+from ichbench.environment import code_commit
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import value_columns
 from ichbench.evaluation.summary import summarize_results
 from ichbench.leaderboard import append as append_leaderboard
 from ichbench.leaderboard.board import require_clean
+from ichbench.leaderboard.cells import cell_text, code_cells, commit_labels, device_cell, precision_cell
 from ichbench.leaderboard.evidence import Source
 from ichbench.protocol import Protocol
+from ichbench.rundir import SPLITS, JobResult
 
 log = logging.getLogger("ichbench.benchmark")
 
 
 def finish(
     out: Path,
-    results: list[dict],
+    results: list[JobResult],
     protocol: Protocol,
     meta: dict,
     board: Path | None,
@@ -39,45 +41,44 @@ def finish(
     leaderboard kept in git when a fold ran from an uncommitted tree, unless `allow_dirty`)."""
     summary = write_run_files(out, results, protocol)
     # Every (fold, seed) job: counting folds and seeds apart would pass a model missing one seed of one fold.
-    jobs = Counter(r["model"] for r in results)
+    jobs = Counter(r.model for r in results)
     complete = summary[summary["model"].map(jobs) == folds * max(1, len(protocol.cv.seeds))]
     rows = leaderboard_rows(complete, meta, board, out)
     atomic_write_text(out / "leaderboard_rows.json", json.dumps(rows, indent=1, default=str))
     if board is not None and rows:
-        require_clean(board, [c for r in rows for c in r["commit"].split(";")], allow_dirty)
+        require_clean(board, [c for r in rows for c in commit_labels(r["commit"])], allow_dirty)
         rows = [{**r, "code_clean": "no (--allow-dirty)" if r["code_clean"] == "no" else r["code_clean"]} for r in rows]
         path = append_leaderboard(board, rows, evidence_source(out, results, protocol, meta))
         log.info("appended %d row(s) to %s", len(rows), path)
     return summary
 
 
-def evidence_source(out: Path, results: list[dict], protocol: Protocol, meta: dict) -> Source:
+def evidence_source(out: Path, results: list[JobResult], protocol: Protocol, meta: dict) -> Source:
     """What the rows' evidence is written from: the results, the protocol, run.json and the run's splits."""
-    splits = out / "splits.json"
+    splits = out / SPLITS
     return Source(results, protocol.to_toml(), meta, splits.read_bytes() if splits.is_file() else None)
 
 
-def write_run_files(out: Path, results: list[dict], protocol: Protocol) -> pd.DataFrame:
+def write_run_files(out: Path, results: list[JobResult], protocol: Protocol) -> pd.DataFrame:
     """per_slice.csv, per_subject.csv, history.csv and summary.csv from the job results."""
-    per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
-    per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
-    history = pd.DataFrame(
-        [{"model": r["model"], "fold": r["fold"], **_seed(r), **h} for r in results for h in r["history"]]
-    )
+    per_slice = pd.DataFrame([row for r in results for row in r.per_slice])
+    per_subject = pd.DataFrame([row for r in results for row in r.per_subject])
+    history = pd.DataFrame([{"model": r.model, "fold": r.fold, **_seed(r), **h} for r in results for h in r.history])
     rows = []
-    for model in dict.fromkeys(r["model"] for r in results):
-        mine = [r for r in results if r["model"] == model]
+    for model in dict.fromkeys(r.model for r in results):
+        mine = [r for r in results if r.model == model]
         metrics = summarize_results(mine, protocol.metrics.detection_pixels)
         rows.append(
             {
                 "model": model,
-                "params": mine[0]["params"],
-                "folds": len({r["fold"] for r in mine}),
-                "epochs": max(r["epochs"] for r in mine),
-                "wall_s": sum(r["seconds"] for r in mine),
-                "thresholds": ";".join(f"{r['threshold']:g}" for r in mine),
-                **fold_code(job_codes(mine)),
-                **fold_values(mine, {"devices": "device_name", "precisions": "training_precision"}),
+                "params": mine[0].params,
+                "folds": len({r.fold for r in mine}),
+                "epochs": max(r.epochs for r in mine),
+                "wall_s": sum(r.seconds for r in mine),
+                "thresholds": ";".join(f"{r.threshold:g}" for r in mine),
+                **code_cells(mine),
+                "devices": device_cell(mine),
+                "precisions": precision_cell(mine),
                 **metrics,
                 **summarize_budget(mine, protocol),
             }
@@ -130,5 +131,5 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
     return rows
 
 
-def _seed(result: dict) -> dict:
-    return {"seed": result["seed"]} if "seed" in result else {}
+def _seed(result: JobResult) -> dict:
+    return {} if result.seed is None else {"seed": result.seed}

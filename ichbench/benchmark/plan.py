@@ -72,10 +72,10 @@ def calibration_batch(protocol: Protocol) -> int:
     return min(protocol.training.batch_size, CALIBRATION_BATCH)
 
 
-def seconds_per_window(name: str, protocol: Protocol, device: torch.device) -> float:
+def seconds_per_window(name: str, protocol: Protocol, device: torch.device, precision: str) -> float:
     """Measured seconds of one training window (forward, backward, optimiser step) on this device, timed
-    through the Step that training uses (the recipe's optimiser, loss, precision and memory layout)."""
-    step = make_step(build(name, protocol), protocol, device)
+    through the Step that training uses (the recipe's optimiser, loss and memory layout, in `precision`)."""
+    step = make_step(build(name, protocol), protocol, device, precision)
     size, batch = protocol.windows.size, calibration_batch(protocol)
     x = to_input(torch.randint(0, 256, (batch, protocol.input.count, size, size), dtype=torch.uint8), device)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
@@ -99,12 +99,13 @@ def plan(
 ) -> dict:
     """The plan of every (model, fold, seed) job (or of the `only` ones), with totals (see the module docstring)."""
     counts = {f.fold: window_counts(protocol, dataset, f) for f in folds}
+    precision = precision_for(protocol.training.precision, device)  # what a job here would resolve
     epochs = protocol.training.epochs
     jobs = []
     for name in [m for m in models if only is None or any(m == j for j, *_ in only)]:
         learned = trainable(build(name, protocol))
         gflop = forward_gflop(name, protocol)
-        per_window = seconds_per_window(name, protocol, device) if calibrate and learned else None
+        per_window = seconds_per_window(name, protocol, device, precision) if calibrate and learned else None
         for f in folds:
             n_train, n_val, once = counts[f.fold]
             trained, predicted = (epochs * n_train, epochs * n_val + once) if learned else (0, n_val + once)
@@ -123,7 +124,7 @@ def plan(
         "protocol_hash": protocol.hash,
         "dataset": dataset.name,
         "device": str(device),
-        "precision": precision_for(protocol.training.precision, device),
+        "precision": precision,
         "epochs": epochs,
         "jobs": [asdict(j) for j in jobs],
         "total_pflop": total,

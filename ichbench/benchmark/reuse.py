@@ -17,17 +17,17 @@ from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold, folds_for
 from ichbench.errors import RunError
 from ichbench.protocol import Protocol, load_protocol
-from ichbench.training.job import RESULT, Job, job_path
-from ichbench.training.train import BEST
+from ichbench.rundir import BEST, PROTOCOL, RESULT, RUN_JSON, SPLITS, job_path
+from ichbench.training.job import Job
 
 
 def check_source(source: Path, protocol: Protocol, dataset: Dataset, folds: list[Fold], jobs: list[Job]) -> dict:
     """Check that `source` trained these jobs as `protocol` would; return what run.json records of it."""
-    meta_path = Path(source) / "run.json"
+    meta_path = Path(source) / RUN_JSON
     if not meta_path.is_file():
         raise RunError(f"--weights-from {source}: not a run directory (no run.json)")
     meta = json.loads(meta_path.read_text())
-    theirs = load_protocol(Path(source) / "protocol.toml")
+    theirs = load_protocol(Path(source) / PROTOCOL)
     on_phantom = meta.get("data") is None
     if theirs.weights_hash_for(on_phantom) != protocol.weights_hash_for(on_phantom):
         raise RunError(
@@ -36,7 +36,7 @@ def check_source(source: Path, protocol: Protocol, dataset: Dataset, folds: list
         )
     if meta.get("dataset_fingerprint") != dataset.fingerprint:
         raise RunError(f"--weights-from {source}: it ran on other data ({meta.get('dataset')}, another fingerprint)")
-    if folds_for(dataset, theirs.cv, Path(source) / "splits.json") != list(folds):
+    if folds_for(dataset, theirs.cv, Path(source) / SPLITS) != list(folds):
         raise RunError(f"--weights-from {source}: its splits differ from this run's")
     kept = [job_path(source, j.model, j.fold, j.seed) for j in jobs]
     missing = [j.key for j, d in zip(jobs, kept) if not ((d / RESULT).is_file() and (d / BEST).is_file())]

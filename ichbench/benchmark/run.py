@@ -23,12 +23,12 @@ from ichbench.data.protocol_data import protocol_dataset
 from ichbench.data.splits import folds_for, save_splits
 from ichbench.environment import code_commit, describe_device, resolve_device, versions
 from ichbench.errors import Incomplete, RunError
-from ichbench.inference.infer import precision_for
 from ichbench.leaderboard import default_directory
 from ichbench.leaderboard.board import require_clean
 from ichbench.models.registry import check_model
 from ichbench.progress import Reporter
 from ichbench.protocol import Protocol
+from ichbench.rundir import PROTOCOL, RUN_JSON, SPLITS
 from ichbench.runlock import hold
 from ichbench.training.job import Job, JobContext, job_name, job_seeds
 
@@ -87,7 +87,7 @@ def _run_locked(config: RunConfig, dataset: Dataset, device: str, deadline: floa
         jobs = select_jobs(config, len(folds))
         if source is not None:
             meta["weights_from"] = check_source(source, config.protocol, dataset, folds, jobs)
-            atomic_write_text(config.out / "run.json", json.dumps(meta, indent=2) + "\n")
+            atomic_write_text(config.out / RUN_JSON, json.dumps(meta, indent=2) + "\n")
         log.info("run %s: %d jobs on %s (%s)", config.out, len(jobs), dataset.name, meta["device_name"])
         if config.notify is not None:
             only = {(j.model, j.fold, j.seed) for j in jobs}
@@ -180,11 +180,10 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
         **slice_shapes(dataset),
         "device": device,
         "device_name": describe_device(device),
-        "training_precision": precision_for(config.protocol.training.precision, torch.device(device)),
         "commit": code_commit(),
         **versions(),
     }
-    existing = out / "run.json"
+    existing = out / RUN_JSON
     if existing.exists():
         if not config.resume:
             raise RunError(f"{out}: a run already lives here; pass --resume to continue it, or choose another --out")
@@ -200,8 +199,8 @@ def _prepare(config: RunConfig, dataset: Dataset, device: str) -> dict:
     else:
         meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "run.json", json.dumps(meta, indent=2) + "\n")
-    atomic_write_text(out / "protocol.toml", config.protocol.to_toml())
+    atomic_write_text(out / RUN_JSON, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / PROTOCOL, config.protocol.to_toml())
     return meta
 
 
@@ -214,7 +213,7 @@ def slice_shapes(dataset: Dataset) -> dict[str, list[int]]:
 
 
 def _splits(config: RunConfig, dataset: Dataset) -> list:
-    path = config.out / "splits.json"
+    path = config.out / SPLITS
     source = config.splits if config.splits is not None else (path if path.exists() else None)
     folds = folds_for(dataset, config.protocol.cv, source)
     if source != path:

@@ -42,7 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--address", default=None, help="ray: join this Ray cluster (default: start a local one)")
     run.add_argument("--gpus-per-job", type=float, default=None, help="ray: GPUs per job (default 1 on CUDA, else 0)")
-    run.add_argument("--cpus-per-job", type=float, default=None, help="ray: CPUs per job (default 1)")
+    run.add_argument(
+        "--cpus-per-job",
+        type=float,
+        default=None,
+        help="ray: CPUs (and torch threads) per job (default: the local executor's threads; 1 on a cluster)",
+    )
     run.add_argument(
         "--jobs",
         default=None,

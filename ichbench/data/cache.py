@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ichbench.atomic import atomic_write_text
+from ichbench.atomic import atomic_write_text, file_blocks, tree_sha256
 from ichbench.data.dataset import Subject
 
 FORMAT = 2  # bump when what the readers produce changes
@@ -49,14 +49,7 @@ def fingerprint(root: Path, cache_dir: Path | None = None, signature: str | None
         known = _read_memo(Path(cache_dir) / "fingerprints.json").get(signature)
         if known:
             return known
-    digest = hashlib.sha256()
-    for path in _files(root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return tree_sha256(root, _files(root), lambda name, path: (name.encode() + b"\0", *file_blocks(path), b"\0"))
 
 
 def remember_fingerprint(cache_dir: Path, signature: str, value: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import stat
 import tempfile
@@ -13,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ichbench.atomic import file_sha256
 from ichbench.errors import DataError
 
 PHYSIONET = "https://physionet.org"
@@ -163,9 +163,5 @@ def verify(root: Path, sums: dict[str, str]) -> None:
         path = root / rel
         if not path.is_file():
             raise DataError(f"{path}: listed in the checksum list but missing from the archive")
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != want:
+        if file_sha256(path) != want:
             raise DataError(f"{path}: SHA-256 mismatch (archive corrupted); expected {want[:16]}...")

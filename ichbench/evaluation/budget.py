@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ichbench.protocol import Protocol
+from ichbench.rundir import JobResult
 
 # (column, label, description) in the order rows, the page and the docs show them.
 BUDGET = (
@@ -58,13 +59,14 @@ def fmt_budget(name: str, value: object) -> str:
     return f"{number:.0f}" if name == "peak_memory_mb" else f"{number:.3g}"
 
 
-def still_learning(result: dict) -> bool | None:
-    """A fold still learning: it kept its last epoch, or its validation loss reached a new low in the last
-    quarter of its epochs. None for a model that does not train."""
-    history = result.get("history") or []
+def still_learning(result: JobResult, select: str) -> bool | None:
+    """A fold still learning: its selection rule kept its last epoch, or its validation loss reached a new
+    low in the last quarter of its epochs. Under `select = "last"` the last epoch is kept by rule, not
+    because it was best, so only the validation loss counts. None for a model that does not train."""
+    history = result.history
     if not history:
         return None
-    if result.get("best_epoch") == len(history) - 1:
+    if select != "last" and result.best_epoch == len(history) - 1:
         return True
     losses = np.array([h.get("val_loss", math.nan) for h in history], float)
     tail = max(1, math.ceil(len(losses) / 4))
@@ -74,33 +76,34 @@ def still_learning(result: dict) -> bool | None:
     return bool(np.nanmin(last) < np.nanmin(head))
 
 
-def threshold_at_edge(result: dict, protocol: Protocol) -> bool | None:
+def threshold_at_edge(result: JobResult, protocol: Protocol) -> bool | None:
     """Whether a fold's searched threshold is the grid's lowest or highest value (None: no search)."""
     grid = protocol.post.threshold_grid
-    if not protocol.post.threshold_search or not grid or not result.get("history"):
+    if not protocol.post.threshold_search or not grid or not result.history:
         return None
-    return bool(math.isclose(result["threshold"], min(grid)) or math.isclose(result["threshold"], max(grid)))
+    return bool(math.isclose(result.threshold, min(grid)) or math.isclose(result.threshold, max(grid)))
 
 
-def summarize_budget(results: list[dict], protocol: Protocol) -> dict[str, float]:
+def summarize_budget(results: list[JobResult], protocol: Protocol) -> dict[str, float]:
     """The budget columns of one model's fold results (NaN where the results predate the recording)."""
 
     def total(key: str) -> float:
-        values = [r.get(key) for r in results]
+        values = [getattr(r, key) for r in results]
         return math.nan if any(v is None for v in values) else float(sum(values))
 
     def share(flags: list[bool | None]) -> float:
         known = [f for f in flags if f is not None]
         return float(np.mean(known)) if known else math.nan
 
-    peaks = [r.get("peak_memory_mb") for r in results]
+    peaks = [r.peak_memory_mb for r in results]
+    gflop = results[0].gflop_per_window
     return {
-        "gflop_per_window": results[0].get("gflop_per_window", math.nan),
+        "gflop_per_window": math.nan if gflop is None else gflop,
         "train_pflop": total("train_pflop"),
         "train_hours": total("train_seconds") / 3600,
         "infer_hours": total("infer_seconds") / 3600,
         "peak_memory_mb": math.nan if any(p is None for p in peaks) else float(max(peaks)),
-        "still_learning": share([still_learning(r) for r in results]),
+        "still_learning": share([still_learning(r, protocol.training.select) for r in results]),
         "threshold_at_edge": share([threshold_at_edge(r, protocol) for r in results]),
     }
 

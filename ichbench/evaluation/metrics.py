@@ -28,6 +28,16 @@ ORIGINAL_TRUTH_SCALE = 255  # the original code's masks were 0/255, its predicti
 COUNT_COLUMNS = ("tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn", "o_tp", "o_fp", "o_fn", "o_tn")
 
 Counts = Mapping[str, np.ndarray]
+# Every standard deviation ichbench reports (over subjects, folds or seeds) is a population one, as the
+# paper's are: numpy's default, ddof 0.
+SD_DDOF = 0
+
+
+def sd(values: np.ndarray) -> float:
+    """The standard deviation of the non-NaN values (ddof SD_DDOF); NaN for fewer than two."""
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    return float(values.std(ddof=SD_DDOF)) if len(values) > 1 else math.nan
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,12 @@ def dice_array(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
 def detected(pixels: np.ndarray, min_pixels: int) -> np.ndarray:
     """The slice-detection rule: a slice is positive with more than `min_pixels` pixels."""
     return np.asarray(pixels) > min_pixels
+
+
+def original_truth_pixels(min_pixels: int) -> int:
+    """The fewest true pixels that made a slice positive under the original code's rule (its 0/255 truth
+    against `min_pixels`): 2 for the paper's 400."""
+    return min_pixels // ORIGINAL_TRUTH_SCALE + 1
 
 
 def _pixel_dice(s: Counts) -> np.ndarray:

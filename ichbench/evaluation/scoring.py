@@ -34,16 +34,18 @@ def score_subjects(
     threshold: float,
     tags: dict[str, object],
     input_shape: tuple[int, int] | None = None,
+    precision: str = "fp32",
 ) -> Scores:
-    """Predict and score every subject; `tags` (model, fold, ...) are copied into every row. With
-    `input_shape`, slices are resampled to that size for the model (a bundle on foreign data)."""
+    """Predict (in `precision`) and score every subject; `tags` (model, fold, ...) are copied into every row.
+    With `input_shape`, slices are resampled to that size for the model (a bundle on foreign data)."""
     scores = Scores()
     native = protocol.metrics.native
     for s in subjects:
         truth = s.truth(native)  # at native resolution the masks are made there too, never downsampled
         image = subject_input(s, protocol.input)
         image = image if input_shape is None else resample_input(image, input_shape)
-        pred = predict_masks(model, image, protocol, device, threshold, uses_morphology(model), truth.shape[1:])
+        morphology = uses_morphology(model)
+        pred = predict_masks(model, image, protocol, device, threshold, morphology, truth.shape[1:], precision)
         add_subject(scores, s, pred, tags, truth)
     return scores
 

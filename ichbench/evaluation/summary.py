@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ichbench.evaluation.metrics import COUNT_COLUMNS, ORIGINAL_TRUTH_SCALE, detected, names, table
+from ichbench.evaluation.metrics import COUNT_COLUMNS, ORIGINAL_TRUTH_SCALE, detected, names, sd, table
+from ichbench.rundir import JobResult
 
 
 def _with_detection(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
@@ -45,50 +46,51 @@ def pooled(per_slice: pd.DataFrame, min_pixels: int) -> dict[str, float]:
     return {k: float(v) for k, v in pooled_values(counts).items()}
 
 
+def by_level(per_subject: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The per-subject rows each per-subject level is taken over: "subject" metrics over the subjects with
+    hemorrhage, "empty" ones over the subjects without (the row's means, the report's intervals)."""
+    sick = per_subject["has_hemorrhage"].astype(bool)
+    return [("subject", per_subject[sick]), ("empty", per_subject[~sick])]
+
+
 def summarize(per_slice: pd.DataFrame, per_subject: pd.DataFrame, min_pixels: int) -> dict[str, float]:
     """Mean and std of every metric: subject metrics over subjects with hemorrhage, empty ones over the
     subjects without, pooled ones over all slices and cohort ones over all subjects (their std over
-    folds). Standard deviations are population ones (ddof 0, numpy's default), as the paper reports them."""
+    folds). Standard deviations as metrics.sd computes them."""
     out: dict[str, float] = {}
-    sick = per_subject["has_hemorrhage"].astype(bool)
-    for level, rows in (("subject", per_subject[sick]), ("empty", per_subject[~sick])):
+    for level, rows in by_level(per_subject):
         for name in names(level):
             values = rows[name].dropna().to_numpy(float) if name in rows else np.array([])
             out[name] = float(values.mean()) if len(values) else math.nan
-            out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
+            out[f"{name}_std"] = sd(values)
     for m in table("cohort"):  # one value over every test subject; std over folds
         out[m.name] = m.formula(per_subject)
         folds = per_subject.groupby("fold") if "fold" in per_subject else []
-        values = np.array([m.formula(group) for _, group in folds], float)
-        values = values[~np.isnan(values)]
-        out[f"{m.name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
+        out[f"{m.name}_std"] = sd(np.array([m.formula(group) for _, group in folds], float))
     overall = pooled(per_slice, min_pixels)
     by_fold = [pooled(group, min_pixels) for _, group in per_slice.groupby("fold")]
     for name in names("pooled"):
         out[name] = overall[name]
-        values = np.array([f[name] for f in by_fold], float)
-        values = values[~np.isnan(values)]
-        out[f"{name}_std"] = float(values.std(ddof=0)) if len(values) > 1 else math.nan
+        out[f"{name}_std"] = sd(np.array([f[name] for f in by_fold], float))
     return out
 
 
-def summarize_results(results: list[dict], min_pixels: int) -> dict[str, float]:
+def summarize_results(results: list[JobResult], min_pixels: int) -> dict[str, float]:
     """`summarize` over the finished jobs (folds, and seeds) of one model. With several seeds, each subject's
     values are averaged over the seeds first (the paired tests see the same averages) and the pixel counts
     are pooled over them; `seeds` and `dice_paper_seed_std` say how many and how far their means spread."""
-    per_slice = pd.DataFrame([row for r in results for row in r["per_slice"]])
-    per_subject = pd.DataFrame([row for r in results for row in r["per_subject"]])
-    seeds = sorted({r.get("seed") for r in results}, key=lambda s: -1 if s is None else s)
+    per_slice = pd.DataFrame([row for r in results for row in r.per_slice])
+    per_subject = pd.DataFrame([row for r in results for row in r.per_subject])
+    seeds = sorted({r.seed for r in results}, key=lambda s: -1 if s is None else s)
     out = summarize(per_slice, seed_average(per_subject), min_pixels)
     spread = np.array([], float)
     if len(seeds) > 1:
         by_seed = [per_subject[per_subject["seed"] == s] for s in seeds]
         spread = np.array([summarize(per_slice.iloc[:0], rows, min_pixels)["dice_paper"] for rows in by_seed])
-    # The sample standard deviation (ddof 1): it estimates how far another seed's mean would fall.
     return {
         **out,
         "seeds": len(seeds),
-        "dice_paper_seed_std": float(spread.std(ddof=1)) if len(spread) > 1 else math.nan,
+        "dice_paper_seed_std": sd(spread),
     }
 
 

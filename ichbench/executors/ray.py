@@ -12,16 +12,20 @@ import os
 import time
 from pathlib import Path
 
+import torch
+
 from ichbench.data.dataset import Dataset
 from ichbench.errors import IchbenchError, RunError
 from ichbench.progress import Reporter
+from ichbench.rundir import JobResult
 from ichbench.training.job import Job, JobContext, finished, run_job
 
 MAX_RETRIES = 3
 
 
-def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int) -> dict:
-    """What one Ray worker does: run (or resume) the job, streaming epochs to the driver."""
+def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int) -> JobResult | None:
+    """What one Ray worker does: run (or resume) the job with `threads` torch threads (the result records
+    them), streaming epochs to the driver."""
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -41,15 +45,21 @@ def execute(
     reporter: Reporter,
     address: str | None = None,
     gpus_per_job: float | None = None,
-    cpus_per_job: float = 1,
+    cpus_per_job: float | None = None,
     max_retries: int = MAX_RETRIES,
-) -> list[dict]:
-    """Schedule every unfinished job on Ray; returns results in job order or raises listing failed jobs."""
+) -> list[JobResult | None]:
+    """Schedule every unfinished job on Ray; returns results in job order or raises listing failed jobs.
+
+    By default (`cpus_per_job` None) a job on this machine takes the threads the local executor's job would
+    (torch's, in this process), so that both executors compute the same numbers; on a cluster (`address`),
+    one CPU."""
     try:
         import ray
         from ray.util.queue import Queue
     except ImportError:
         raise RunError('--executor ray needs Ray: pip install "ichbench[ray]"') from None
+    if cpus_per_job is None:
+        cpus_per_job = 1.0 if address else float(min(torch.get_num_threads(), os.cpu_count() or 1))
     started_here = not ray.is_initialized()
     if started_here:
         _init(ray, address, cpus_per_job, ctx.run_dir)
@@ -58,7 +68,7 @@ def execute(
         remote = ray.remote(_remote_job).options(num_cpus=cpus_per_job, num_gpus=gpus, max_retries=max_retries)
         queue = Queue()
         data_ref = ray.put(dataset)  # once; workers on a node share it from the object store
-        results: dict[Job, dict] = {j: r for j in jobs if (r := finished(ctx, j)) is not None}
+        results: dict[Job, JobResult | None] = {j: r for j in jobs if (r := finished(ctx, j)) is not None}
         pending = {
             remote.remote(j, ctx, data_ref, queue, max(1, int(cpus_per_job))): j for j in jobs if j not in results
         }

@@ -21,10 +21,11 @@ from safetensors.torch import load_model, save_model
 from ichbench import __version__
 from ichbench.data.scale import factor
 from ichbench.errors import DataError, RunError
-from ichbench.inference.infer import prepare_model
+from ichbench.inference.infer import bf16_is_fast, prepare_model
 from ichbench.models.registry import available_models, create_model, model_spec
 from ichbench.models.weights import load_checked
 from ichbench.protocol import Protocol, load_protocol
+from ichbench.rundir import BEST, PROTOCOL, RUN_JSON, SUMMARY, JobDir, job_dirs, read_result
 from ichbench.runlock import ensure_free
 
 FORMAT = 1
@@ -70,29 +71,32 @@ class Bundle:
         values = [self.meta["thresholds"][str(f)] for f in folds]
         return float(sum(values) / len(values))
 
+    def precision(self, device: torch.device) -> str:
+        """What to predict in: bf16 where the folds trained in it and the device computes it fast, else fp32
+        (a bundle from before jobs recorded their precision: fp32)."""
+        return "bf16" if self.meta.get("precision") == "bf16" and bf16_is_fast(torch.device(device)) else "fp32"
+
 
 def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     """Write a bundle of `model` from a finished run; folds is 'all' or a comma-separated list."""
     run_dir, out = Path(run_dir), Path(out)
     ensure_free(run_dir)  # a run still writing it would give a half-trained bundle
-    run_meta = _read_json(run_dir / "run.json", "run.json of a run directory")
-    jobs = run_dir / "jobs" / model
-    seeds = sorted((p for p in jobs.glob("seed*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
-    if seeds and not any(jobs.glob("fold*")):  # a run of several seeds: the bundle holds the first seed's folds
-        jobs = seeds[0]
-    available = sorted(int(p.name[4:]) for p in jobs.glob("fold*") if (p / "result.json").exists())
+    run_meta = _read_json(run_dir / RUN_JSON, "run.json of a run directory")
+    seed, jobs = _first_seed(run_dir, model)
+    available = {j.fold: j for j in jobs if read_result(j.path) is not None}
     if not available:
-        raise RunError(f"{jobs}: no finished job of model {model!r} in this run")
-    chosen = available if folds == "all" else [int(f) for f in folds.split(",")]
+        raise RunError(f"{run_dir}: no finished job of model {model!r} in this run")
+    chosen = sorted(available) if folds == "all" else [int(f) for f in folds.split(",")]
     missing = sorted(set(chosen) - set(available))
     if missing:
-        raise RunError(f"{jobs}: fold(s) {missing} of {model!r} are not finished (finished: {available})")
+        raise RunError(f"{run_dir}: fold(s) {missing} of {model!r} are not finished (finished: {sorted(available)})")
     if out.exists():
         raise RunError(f"{out}: already exists")
-    protocol = load_protocol(run_dir / "protocol.toml")
-    summary = pd.read_csv(run_dir / "summary.csv") if (run_dir / "summary.csv").exists() else None
+    protocol = load_protocol(run_dir / PROTOCOL)
+    summary = pd.read_csv(run_dir / SUMMARY) if (run_dir / SUMMARY).exists() else None
     metrics = summary[summary.model == model].iloc[0].to_dict() if summary is not None else {}
-    results = {f: json.loads((jobs / f"fold{f}" / "result.json").read_text()) for f in chosen}
+    results = {f: read_result(available[f].path) for f in chosen}
+    precisions = {r.training_precision for r in results.values()}
     base, model_kwargs = model_spec(model, protocol)  # a variant is rebuilt from its base and arguments
     meta = {
         "format": FORMAT,
@@ -103,8 +107,10 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         "model_kwargs": model_kwargs,
         "input": input_record(protocol),
         "folds": chosen,
-        "seed": int(jobs.name[4:]) if jobs.name.startswith("seed") else None,  # of a run of several seeds
-        "thresholds": {str(f): r["threshold"] for f, r in results.items()},
+        "seed": seed,  # of a run of several seeds
+        "thresholds": {str(f): r.threshold for f, r in results.items()},
+        # What the folds trained in (predict uses it where the device computes it fast): one, or unknown.
+        "precision": precisions.pop() if len(precisions) == 1 else None,
         "protocol": protocol.name,
         "protocol_hash": run_meta["protocol_hash"],
         "trained_on": run_meta["dataset"],
@@ -122,15 +128,25 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
     try:
         for f in chosen:
             net = create_model(base, in_channels=protocol.input.count, **model_kwargs)
-            net.load_state_dict(load_checked(jobs / f"fold{f}" / "best.pt"))
+            net.load_state_dict(load_checked(available[f].path / BEST))
             save_model(net, str(tmp / f"fold{f}.safetensors"))  # keeps tensors a model shares (nnU-Net's) once
-        (tmp / "protocol.toml").write_text(protocol.to_toml())
+        (tmp / PROTOCOL).write_text(protocol.to_toml())
         (tmp / "bundle.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _first_seed(run_dir: Path, model: str) -> tuple[int | None, list[JobDir]]:
+    """The seed a bundle takes its folds from (the first, for a run of several seeds; None for one) and
+    that seed's job folders."""
+    jobs = job_dirs(run_dir, model)
+    seed = min((j.seed for j in jobs if j.seed is not None), default=None)
+    if any(j.seed is None for j in jobs):
+        seed = None
+    return seed, [j for j in jobs if j.seed == seed]
 
 
 def input_record(protocol: Protocol) -> dict:
@@ -165,7 +181,7 @@ def load_bundle(path: Path, device: torch.device | str = "cpu") -> Bundle:
             f"{path}: made by ichbench {meta.get('ichbench')}, incompatible with {__version__} (major versions differ)"
         )
     _check_meta(path, meta)
-    protocol = load_protocol(path / "protocol.toml")
+    protocol = load_protocol(path / PROTOCOL)
     expected = input_record(protocol)
     if meta.get("input", expected) != expected:
         raise RunError(f"{path / 'bundle.json'}: input {meta['input']} differs from its protocol.toml's {expected}")

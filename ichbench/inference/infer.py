@@ -54,10 +54,15 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
 
 
 def window_probs(
-    model: torch.nn.Module, image: np.ndarray, protocol: Protocol, device: torch.device, batch: int = 64
+    model: torch.nn.Module,
+    image: np.ndarray,
+    protocol: Protocol,
+    device: torch.device,
+    precision: str = "fp32",
+    batch: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sigmoid probabilities of every grid window of an (S, C, H, W) uint8 input (or an (S, H, W) brain
-    window): (S, N, h, w), and the corners."""
+    window): (S, N, h, w), and the corners; computed in `precision` (the job's, resolved once by it)."""
     image = as_input(image)
     size, stride = protocol.windows.size, protocol.windows.stride
     corners = post.grid(image.shape[-2:], size, stride)
@@ -66,7 +71,7 @@ def window_probs(
     windows = view[:, :, corners[:, 0], corners[:, 1]].transpose(0, 2, 1, 3, 4).reshape(-1, image.shape[1], size, size)
     out = np.empty((len(windows), size, size), np.float32)
     model.eval()
-    with torch.inference_mode(), autocast(device, precision_for(protocol.training.precision, device)):
+    with torch.inference_mode(), autocast(device, precision):
         for start in range(0, len(windows), batch):
             chunk = to_input(torch.from_numpy(np.ascontiguousarray(windows[start : start + batch])), device)
             probs = torch.sigmoid(model(chunk).float())
@@ -95,11 +100,12 @@ def predict_masks(
     threshold: float,
     morphology: bool = True,
     shape: tuple[int, int] | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """(S, H, W) uint8 masks of one subject's slices (input as in window_probs): every window predicted,
     stitched, thresholded, closed and opened. At the input's size in one pass (ichbench.post.stitch_binarize);
     at another `shape` (a native resolution) the stitched map is upsampled there first (see `upsample`)."""
-    probs, corners = window_probs(model, image, protocol, device)
+    probs, corners = window_probs(model, image, protocol, device, precision)
     size = tuple(np.shape(image)[-2:])
     close, open_ = kernels(protocol, morphology)
     if shape is None or tuple(shape) == size:

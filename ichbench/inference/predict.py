@@ -29,7 +29,8 @@ def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: boo
     image = scan.model_input(bundle.protocol.input)  # windowed at full size, then resampled, as on load
     image = resample_input(image, bundle.model_shape(shape))
     protocol = bundle.protocol_at(shape)
-    return predict_masks(model.to(device), image, protocol, device, threshold, uses_morphology(model), shape)
+    morphology, precision = uses_morphology(model), bundle.precision(device)
+    return predict_masks(model.to(device), image, protocol, device, threshold, morphology, shape, precision)
 
 
 def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None) -> tuple[dict, pd.DataFrame]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ichbench.environment import in_git_work_tree
 from ichbench.errors import RunError
 from ichbench.evaluation.budget import BUDGET_COLUMNS
 from ichbench.evaluation.metrics import value_columns
-from ichbench.leaderboard.evidence import RUNS, Source, write_row_evidence
+from ichbench.leaderboard.evidence import RUNS, Source, slug, write_row_evidence
 from ichbench.leaderboard.page import render
 
 ID_COLUMNS = ["date", "model", "kind", "params"]
@@ -57,10 +56,6 @@ def default_directory() -> Path:
     return Path(env) if env else platformdirs.user_data_path("ichbench") / "leaderboards"
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "unnamed"
-
-
 def _append_rows(directory: Path, rows: list[dict]) -> Path:
     first = rows[0]
     path = board_path(directory, first["dataset"], first["protocol"], first["protocol_hash"], first.get("test_hash"))
@@ -84,11 +79,11 @@ def board_path(directory: Path, dataset: str, protocol: str, protocol_hash: str,
     Otherwise (protocols scored at their training scale) `<dataset>__<protocol>-<hash8>.csv`, one per protocol
     hash; a hash-less table of an older version keeps receiving the rows of the one hash it holds."""
     if test_hash:
-        return Path(directory) / f"{_slug(dataset)}__test-{test_hash[:8]}.csv"
-    legacy = Path(directory) / f"{_slug(dataset)}__{_slug(protocol)}.csv"
+        return Path(directory) / f"{slug(dataset)}__test-{test_hash[:8]}.csv"
+    legacy = Path(directory) / f"{slug(dataset)}__{slug(protocol)}.csv"
     if legacy.exists() and _hash_of(legacy) == protocol_hash:
         return legacy
-    return legacy.with_name(f"{_slug(dataset)}__{_slug(protocol)}-{protocol_hash[:8]}.csv")
+    return legacy.with_name(f"{slug(dataset)}__{slug(protocol)}-{protocol_hash[:8]}.csv")
 
 
 def _hash_of(path: Path) -> str | None:

@@ -9,9 +9,10 @@ import pandas as pd
 
 from ichbench.atomic import atomic_write_bytes
 from ichbench.evaluation.budget import BUDGET, fmt_budget
-from ichbench.evaluation.metrics import ALL_FLAGGED_NOTE, Metric, all_flagged, fmt
+from ichbench.evaluation.metrics import ALL_FLAGGED_NOTE, Metric, all_flagged, fmt, original_truth_pixels
 from ichbench.evaluation.metrics import table as metric_table
-from ichbench.evaluation.published import PUBLISHED, REFERENCE, on_paper_test, published_dice
+from ichbench.evaluation.published import PUBLISHED, PUBLISHED_NAMES, REFERENCE, on_paper_test, published_dice
+from ichbench.protocol import load_protocol
 
 
 def read(directory: Path) -> dict[str, pd.DataFrame]:
@@ -67,9 +68,9 @@ SHOWN_BUDGET = ("train_pflop", "train_hours", "infer_hours", "peak_memory_mb", "
 
 
 def _published_row(r: pd.Series, metrics: list[Metric], n_budget: int) -> str:
-    """A Table 9 row in a test's table: its Dice and Jaccard (the paper prints no spread), nothing else."""
+    """A published row in a test's table: its Dice and Jaccard (the paper prints no spread), nothing else."""
     values = {"dice_paper": r["dice"], "jaccard_paper": r["jaccard"]}
-    cells = ["published", f"{r['model']} (published, Table 9)", "the paper's"]
+    cells = ["published", f"{r['model']} (published, {r['source']})", "the paper's"]
     cells += ["-" if m.name not in values else fmt(m, values[m.name]) for m in metrics]
     return "| " + " | ".join(cells + ["-"] * n_budget + ["5", "-", "-", "-", "none (published)"]) + " |"
 
@@ -148,7 +149,11 @@ def _budget_figure(directory: Path, stem: str, latest: pd.DataFrame) -> list[str
     """`<stem>.budget.png` beside the table (Dice against training PFLOP), and the line that shows it."""
     from ichbench.leaderboard.figure import budget
 
-    rows = latest.assign(label=latest["model"] + " (" + latest["protocol"] + ")")
+    recipes = latest["protocol"].where(
+        latest.groupby("protocol")["protocol_hash"].transform("nunique") == 1,
+        latest["protocol"] + "-" + latest["protocol_hash"].astype(str).str[:8],
+    )  # a recipe name two protocol hashes share (cpu, and cpu with seeds) is told apart by the hash
+    rows = latest.assign(label=latest["model"] + " (" + recipes + ")")
     published = {REFERENCE: published_dice()} if on_paper_test(latest.iloc[0].to_dict()) else None
     data = budget(rows, published)
     if data is None:
@@ -165,19 +170,23 @@ def _published_section(frame: pd.DataFrame) -> list[str]:
     lines = [
         "Published in the seed paper (Table 9 and section 5; CT-ICH, 5-fold CV), for comparison:",
         "",
-        "| model (published) | Dice | Jaccard | sensitivity | specificity |",
-        "| --- | --- | --- | --- | --- |",
+        "| model (published) | Dice | Jaccard | sensitivity | specificity | where |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for _, r in PUBLISHED.iterrows():
         cells = ["-" if math.isnan(r[c]) else f"{r[c]:g}" for c in ("dice", "jaccard", "sensitivity", "specificity")]
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")  # as printed in the paper
-    fixed = frame[frame["model"] == "threshold-fixed"]
+        lines.append(f"| {r['model']} | " + " | ".join([*cells, r["source"]]) + " |")  # as printed in the paper
+    fixed, band = (
+        frame[frame["model"] == "threshold-fixed"],
+        PUBLISHED.set_index("model").loc[PUBLISHED_NAMES["threshold-fixed"]],
+    )
     if len(fixed):
         last = fixed.iloc[-1]
         lines += [
             "",
             f"The paper's first experiment, the fixed band 140-230 (`threshold-fixed`): Dice {last['dice_paper']:.3f}, "
-            f"Jaccard {last['jaccard_paper']:.3f} here against the published 0.135 / 0.08.",
+            f"Jaccard {last['jaccard_paper']:.3f} here against the published {band['dice']:g} / {band['jaccard']:g} "
+            f"({band['source']}; mean only).",
         ]
     if "sensitivity_original" in frame.columns and frame["sensitivity_original"].notna().any():
         lines += ["", *_detection_rules(frame)]
@@ -187,11 +196,12 @@ def _published_section(frame: pd.DataFrame) -> list[str]:
 def _detection_rules(frame: pd.DataFrame) -> list[str]:
     """Our detection under both rules beside the published sensitivity/specificity, and why they differ."""
     latest = frame[frame["sensitivity_original"].notna()].drop_duplicates("model", keep="last")
+    n = load_protocol("paper").metrics.detection_pixels
     lines = [
-        "Slice detection, 400-pixel rule. The published sensitivity/specificity come from the original code, "
+        f"Slice detection, {n}-pixel rule. The published sensitivity/specificity come from the original code, "
         "which compared its 0/255 ground truth and 0/1 predictions with the same pixel count, so a ground-truth "
-        "slice counted as positive from 2 pixels while a prediction needed 401; the `_original` columns "
-        "reproduce that rule, the headline columns apply 400 pixels to both:",
+        f"slice counted as positive from {original_truth_pixels(n)} pixels while a prediction needed {n + 1}; "
+        f"the `_original` columns reproduce that rule, the headline columns apply {n} pixels to both:",
         "",
         "| model | sens. (one rule) | spec. (one rule) | sens. (original rule) | spec. (original rule) |",
         "| --- | --- | --- | --- | --- |",

@@ -18,14 +18,16 @@ import pandas as pd
 from filelock import FileLock
 
 from ichbench.atomic import atomic_write_text
-from ichbench.environment import CodeState, cell_text, fold_code, job_codes
+from ichbench.environment import CodeState
 from ichbench.errors import IchbenchError
 from ichbench.evaluation.budget import BUDGET_COLUMNS, summarize_budget
 from ichbench.evaluation.metrics import TABLE, count_scores, counts_of, value_columns
 from ichbench.evaluation.summary import summarize_results
-from ichbench.leaderboard.evidence import UNVERIFIABLE, Source, digest, model_results, write_row_evidence
+from ichbench.leaderboard.cells import cell_text, code_cells
+from ichbench.leaderboard.evidence import UNVERIFIABLE, Source, digest, write_row_evidence
 from ichbench.leaderboard.page import render
 from ichbench.protocol import parse_protocol
+from ichbench.rundir import PROTOCOL, RUN_JSON, SPLITS, JobResult, model_results
 
 
 @dataclass(frozen=True)
@@ -39,37 +41,38 @@ class Check:
     detail: str = ""
 
 
-def recompute(folder: Path, model: str, results: list[dict] | None = None) -> dict[str, float]:
+def recompute(folder: Path, model: str, results: list[JobResult] | None = None) -> dict[str, float]:
     """A model's fold count, parameter count, every metric and its budget, from an evidence folder or run
     directory (or from its results, already read from there)."""
     results = model_results(folder, model) if results is None else results
     if not results:
         raise IchbenchError(f"{folder}: no finished job of {model}")
-    toml = Path(folder) / "protocol.toml"
+    toml = Path(folder) / PROTOCOL
     if not toml.is_file():
-        raise IchbenchError(f"{folder}: no protocol.toml")
+        raise IchbenchError(f"{folder}: no {PROTOCOL}")
     protocol = parse_protocol(toml.read_text(), str(toml))
     inconsistent = [m for r in results for m in _subject_mismatches(r)]
     if inconsistent:
         raise IchbenchError(f"{folder}: per-subject rows disagree with their per-slice counts: {inconsistent[0]}")
     metrics = summarize_results(results, protocol.metrics.detection_pixels)
     budget = summarize_budget(results, protocol)
-    folds = len({r["fold"] for r in results})
-    return {"folds": folds, "params": results[0]["params"], **metrics, **budget}
+    folds = len({r.fold for r in results})
+    return {"folds": folds, "params": results[0].params, **metrics, **budget}
 
 
-def _subject_mismatches(result: dict) -> list[str]:
-    """Per-subject scores that do not follow from the job's per-slice counts (hd95 needs masks: not checked)."""
-    per_slice = pd.DataFrame(result["per_slice"])
+def _subject_mismatches(result: JobResult) -> list[str]:
+    """Per-subject scores that do not follow from the job's per-slice counts (the mask-based ones, hd95, nsd
+    and the lesion counts, cannot be recomputed without the masks: not checked)."""
+    per_slice = pd.DataFrame(result.per_slice)
     bad = []
-    for subject in result["per_subject"]:
+    for subject in result.per_subject:
         mine = per_slice[per_slice["subject"].astype(str) == str(subject["subject"])]
         counts = counts_of(*(mine[k].to_numpy() for k in ("tp", "fp", "fn", "tn")))
         for key, want in count_scores(counts).items():
             if key not in subject:  # a value added after this job was scored
                 continue
             if not _same(subject[key], want, rel_tol=1e-9):
-                bad.append(f"fold {result['fold']} subject {subject['subject']} {key} {subject[key]} != {want}")
+                bad.append(f"fold {result.fold} subject {subject['subject']} {key} {subject[key]} != {want}")
     return bad
 
 
@@ -113,8 +116,8 @@ def _later(column: str) -> bool:
 
 def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
     """Where the evidence disagrees with the row about how it was made (protocol, data set)."""
-    meta = json.loads((folder / "run.json").read_text())
-    toml = folder / "protocol.toml"
+    meta = json.loads((folder / RUN_JSON).read_text())
+    toml = folder / PROTOCOL
     protocol = parse_protocol(toml.read_text(), str(toml))
     bad = [
         f"{key} {meta.get(key)} != {row[key]}"
@@ -130,14 +133,13 @@ def _provenance(folder: Path, row: Mapping[str, Any]) -> list[str]:
     return bad
 
 
-def _code(row: Mapping[str, Any], results: list[dict]) -> list[str]:
+def _code(row: Mapping[str, Any], results: list[JobResult]) -> list[str]:
     """Where the row's code columns disagree with what its folds recorded (commit, clean tree, patch hash)."""
-    codes = job_codes(results)
-    said = fold_code(codes)
+    said = code_cells(results)
     if not said["commits"]:
         return []  # folds from before jobs recorded their code: the row names its run's commit
-    own = [(f"fold {r['fold']}", r.get("code")) for r in results]
-    trained = [(f"fold {r['fold']}'s weights", r["weights_from"].get("code")) for r in results if "weights_from" in r]
+    own = [(f"fold {r.fold}", r.code) for r in results]
+    trained = [(f"fold {r.fold}'s weights", r.weights_from.get("code")) for r in results if r.weights_from]
     bad = [
         f"{where}: its patch does not hash to its patch_sha256"
         for where, c in own + trained
@@ -195,14 +197,14 @@ def _attach_row(directory: Path, row: dict, sources: list[Path]) -> dict:
     candidates = [*sources, Path(row["run"])] if row.get("run") else list(sources)
     for source in candidates:
         try:
-            if (source / "run.json").is_file() and not _provenance(source, row):
+            if (source / RUN_JSON).is_file() and not _provenance(source, row):
                 results = model_results(source, row["model"])
                 if not differences(row, recompute(source, row["model"], results)):
-                    splits = source / "splits.json"
+                    splits = source / SPLITS
                     src = Source(
                         results,
-                        (source / "protocol.toml").read_text(),
-                        json.loads((source / "run.json").read_text()),
+                        (source / PROTOCOL).read_text(),
+                        json.loads((source / RUN_JSON).read_text()),
                         splits.read_bytes() if splits.is_file() else None,
                     )
                     return write_row_evidence(directory, row, src)

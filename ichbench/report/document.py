@@ -132,7 +132,8 @@ def html_page(
         f"<h1>ichbench report: {html.escape(runs.meta['dataset'])} / {html.escape(runs.meta['protocol'])}</h1>",
         *(f"<p class='meta'>{line}</p>" for line in header(runs)),
         _img("forest", *forest),
-        "<p>Red diamonds: the seed paper's Table 9, shown only for the paper's protocols.</p>"
+        "<p>Red diamonds: the seed paper's published means (Table 9; the fixed band from section 5), "
+        "shown only for the paper's protocols.</p>"
         if on_paper_test(runs.meta)
         else "",
         "<h2>Results</h2><p>Means with 95% bootstrap confidence intervals (2,000 resamples of whole "

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 
 from ichbench.evaluation.summary import seed_average
-from ichbench.report.stats import bootstrap_ci, holm, paired_wilcoxon
+from ichbench.report.stats import bootstrap_ci, holm, paired_ci, paired_wilcoxon
 
 LADDER_TEST = (
     "Each rung against the rung below it: paired two-sided Wilcoxon signed-rank test over the subjects with "
     "hemorrhage (each subject's Dice averaged over seeds; normal approximation with continuity correction, zero "
     "differences dropped, as for every paired test here), Holm-adjusted over the ladder's steps; 95% bootstrap "
-    "interval of each rung's mean. Training PFLOP and hours are the rung's folds summed (its budget columns)."
+    "interval of each rung's mean, and of each step (the mean paired difference over the subjects both rungs "
+    "scored, resampled in the order of their subject ids). Training PFLOP and hours are the rung's folds "
+    "summed (its budget columns)."
 )
 
 
@@ -30,6 +32,7 @@ def ladder_table(per_subject: pd.DataFrame, summary: pd.DataFrame, rungs: list[s
         values = table[rung].dropna().to_numpy(float)
         low, high = bootstrap_ci(values)
         below = rungs[i - 1] if i else None
+        step_low, step_high = paired_ci(table[rung], table[below]) if below else (np.nan, np.nan)
         rows.append(
             {
                 "rung": rung,
@@ -38,6 +41,8 @@ def ladder_table(per_subject: pd.DataFrame, summary: pd.DataFrame, rungs: list[s
                 "low": low,
                 "high": high,
                 "step": values.mean() - table[below].dropna().mean() if below else np.nan,
+                "step_low": step_low,
+                "step_high": step_high,
                 "p": paired_wilcoxon(table[rung], table[below]) if below else np.nan,
                 "train_pflop": _cost(cost, rung, "train_pflop"),
                 "train_hours": _cost(cost, rung, "train_hours"),

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 from ichbench.data.dataset import SUBTYPES, Dataset  # noqa: E402
 from ichbench.evaluation.metrics import detected  # noqa: E402
 from ichbench.report.plots import png  # noqa: E402
+from ichbench.rundir import PREDICTIONS, JobDir  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,23 @@ COLUMNS = 4  # panels a row: 4 x 2.6 in = 936 px at 90 dpi, each panel over 200 
 PANEL = 2.6  # inches
 
 
-def render_case(case: Case, dataset: Dataset, jobs_of: dict[str, Path], models: list[str]) -> bytes:
-    """The whole slice with the ground truth (green), then per model a crop around the lesion with the
-    ground truth (green) and the model's prediction (red) as contours, four panels a row."""
+def render_case(case: Case, dataset: Dataset, jobs: dict[str, list[JobDir]]) -> bytes:
+    """The whole slice with the ground truth (green), then per model (and per seed, for a run of several) a
+    crop around the lesion with the ground truth (green) and the prediction (red) as contours, four panels
+    a row. `jobs`: each model label's job folders (report.runs.Runs.jobs)."""
     subject = dataset.subject(case.subject)
     z = int(np.flatnonzero(np.asarray(subject.slice_numbers) == case.slice)[0])
-    preds = {m: _prediction(jobs_of[m], case, z) for m in models}
+    preds = {title: _prediction(path, case, z) for title, path in panels(case, jobs)}
+    if not preds:  # no job of the case's fold: each model says it has no masks
+        preds = {label: None for label in jobs}
     image, truth = _at_prediction_size(subject, z, [p for p in preds.values() if p is not None])
     box = crop_box([truth, *(p for p in preds.values() if p is not None)], image.shape)
-    panels = [("whole slice, ground truth", None, None)] + [(m, preds[m], box) for m in models]
-    rows = -(-len(panels) // COLUMNS)
+    shown = [("whole slice, ground truth", None, None)] + [(t, p, box) for t, p in preds.items()]
+    rows = -(-len(shown) // COLUMNS)
     fig, axes = plt.subplots(rows, COLUMNS, figsize=(PANEL * COLUMNS, (PANEL + 0.35) * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (title, pred, crop) in zip(axes.flat, panels):
+    for ax, (title, pred, crop) in zip(axes.flat, shown):
         window = (slice(None), slice(None)) if crop is None else crop
         ax.imshow(image[window], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         _contour(ax, truth[window], "lime")
@@ -116,13 +120,23 @@ def crop_box(masks: list[np.ndarray], shape: tuple[int, int], margin: float = 0.
     return slice(top, top + side), slice(left, left + side)
 
 
-def has_predictions(jobs: Path) -> bool:
-    """Whether any job in a model's jobs folder saved its masks (a run does; an evidence folder keeps counts only)."""
-    return any(Path(jobs).glob("fold*/predictions.npz"))
+def panels(case: Case, jobs: dict[str, list[JobDir]]) -> list[tuple[str, Path]]:
+    """(title, job folder) of every model's job of the case's fold: one per seed, titled with it."""
+    return [
+        (label if j.seed is None else f"{label}, seed {j.seed}", j.path)
+        for label, dirs in jobs.items()
+        for j in dirs
+        if j.fold == case.fold
+    ]
 
 
-def _prediction(jobs: Path, case: Case, z: int) -> np.ndarray | None:
-    path = jobs / f"fold{case.fold}" / "predictions.npz"
+def has_predictions(jobs: list[JobDir]) -> bool:
+    """Whether any of a model's jobs saved its masks (a run does; an evidence folder keeps counts only)."""
+    return any((j.path / PREDICTIONS).is_file() for j in jobs)
+
+
+def _prediction(job: Path, case: Case, z: int) -> np.ndarray | None:
+    path = job / PREDICTIONS
     if not path.exists():
         return None
     with np.load(path) as masks:

@@ -47,7 +47,7 @@ def forest(results: pd.DataFrame, published: dict[str, float] | None) -> bytes:
                 marker="D",
                 color="tab:red",
                 zorder=3,
-                label="published (Table 9)",
+                label="published (Table 9; the fixed band: section 5)",
             )
     ax.set_yticks(y, order["model"])
     ax.set_xlabel("Dice per subject (paper definition)")
@@ -126,16 +126,28 @@ def learning_curves(history: pd.DataFrame, models: list[str]) -> bytes | None:
     return png(fig)
 
 
+def curve_lines(curves: pd.DataFrame, models: list[str]) -> dict[str, pd.Series]:
+    """Validation Dice against the threshold, mean over folds: one line per model, or per model and seed
+    ("model (seed s)") for a run of several seeds."""
+    lines = {}
+    for model in models:
+        mine = curves[curves.model == model] if len(curves) else curves
+        seeded = "seed" in mine and mine["seed"].notna().any()
+        for seed, rows in mine.groupby("seed") if seeded else [(None, mine)]:
+            if len(rows):
+                label = model if seed is None else f"{model} (seed {int(seed)})"
+                lines[label] = rows.groupby("threshold")["dice"].mean()
+    return lines
+
+
 def threshold_curves(curves: pd.DataFrame, models: list[str]) -> bytes | None:
-    """Validation Dice against the threshold, mean over folds."""
-    if curves.empty:
+    """The figure of curve_lines."""
+    lines = curve_lines(curves, models)
+    if not lines:
         return None
     fig, ax = plt.subplots(figsize=(WIDTH - 2, 4.2))
-    for model in models:
-        mine = curves[curves.model == model]
-        if len(mine):
-            mean = mine.groupby("threshold")["dice"].mean()
-            ax.plot(mean.index, mean.values, marker="o", ms=5, label=model)
+    for label, mean in lines.items():
+        ax.plot(mean.index, mean.values, marker="o", ms=5, label=label)
     ax.set_xlabel("threshold")
     ax.set_ylabel("validation Dice (paper)")
     legend_outside(ax)

@@ -12,6 +12,7 @@ import pandas as pd
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
 from ichbench.protocol import Protocol, load_protocol
+from ichbench.rundir import PROTOCOL, RUN_JSON, SUMMARY, JobDir, job_dirs, read_result
 
 
 @dataclass
@@ -21,13 +22,18 @@ class Runs:
     meta: dict
     protocol: Protocol
     models: list[str]  # labels: the model's name, or "model @ recipe" where one model ran under several recipes
-    jobs_of: dict[str, Path]  # label -> the model's jobs folder in its run
+    sources: dict[str, tuple[Path, str]]  # label -> (its run directory, the model's name there)
     per_subject: pd.DataFrame
     per_slice: pd.DataFrame
     history: pd.DataFrame
     curves: pd.DataFrame
     summary: pd.DataFrame  # summary.csv rows, one per model: the budget columns come from here
     ladders: dict[str, list[str]]  # model -> its labels in the order the runs were given, where it has several
+
+    def jobs(self, label: str) -> list[JobDir]:
+        """Every job folder (fold, seed, path) of a labelled model, in (seed, fold) order."""
+        root, model = self.sources[label]
+        return job_dirs(root, model)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -45,11 +51,11 @@ def load_runs(dirs: list[Path]) -> Runs:
     rows is labelled "model @ recipe", in the order the runs are given."""
     dirs = [Path(d) for d in dirs]
     metas = [_meta(d) for d in dirs]
-    models = [list(_read_csv(d / "summary.csv")["model"]) for d in dirs]
+    models = [list(_read_csv(d / SUMMARY)["model"]) for d in dirs]
     _same_test(metas, dirs)
     labels = _labels(metas, models, dirs)
     parts: dict[str, list[pd.DataFrame]] = {"per_subject": [], "per_slice": [], "history": [], "summary": []}
-    jobs_of: dict[str, Path] = {}
+    sources: dict[str, tuple[Path, str]] = {}
     ladders: dict[str, list[str]] = {}
     curves = []
     for d, names, label in zip(dirs, models, labels):
@@ -57,26 +63,34 @@ def load_runs(dirs: list[Path]) -> Runs:
             frame = _read_csv(d / f"{name}.csv")
             parts[name].append(frame.assign(model=frame["model"].map(label)) if "model" in frame else frame)
         for model in names:
-            jobs_of[label[model]] = d / "jobs" / model
+            sources[label[model]] = (d, model)
             ladders.setdefault(model, []).append(label[model])
-            for result in sorted((d / "jobs" / model).glob("fold*/result.json")):
-                doc = json.loads(result.read_text())
-                curves += [{"model": label[model], "fold": doc["fold"], **c} for c in doc.get("threshold_curve", [])]
+            curves += _curves(d, model, label[model])
     return Runs(
         meta=metas[0],
-        protocol=load_protocol(dirs[0] / "protocol.toml"),
-        models=list(jobs_of),
-        jobs_of=jobs_of,
+        protocol=load_protocol(dirs[0] / PROTOCOL),
+        models=list(sources),
+        sources=sources,
         curves=pd.DataFrame(curves),
         ladders={m: rungs for m, rungs in ladders.items() if len(rungs) > 1},
         **{k: pd.concat(v, ignore_index=True) for k, v in parts.items()},
     )
 
 
+def _curves(run_dir: Path, model: str, label: str) -> list[dict]:
+    """The validation threshold curve of every finished job of a model (each seed's too), one row a point."""
+    rows = []
+    for job in job_dirs(run_dir, model):
+        result = read_result(job.path)
+        seed = {} if job.seed is None else {"seed": job.seed}
+        rows += [{"model": label, "fold": job.fold, **seed, **c} for c in (result.threshold_curve if result else [])]
+    return rows
+
+
 def _meta(d: Path) -> dict:
-    if not (d / "run.json").exists():
-        raise RunError(f"{d}: not a run directory (no run.json)")
-    return json.loads((d / "run.json").read_text())
+    if not (d / RUN_JSON).exists():
+        raise RunError(f"{d}: not a run directory (no {RUN_JSON})")
+    return json.loads((d / RUN_JSON).read_text())
 
 
 def _same_test(metas: list[dict], dirs: list[Path]) -> None:
@@ -97,7 +111,7 @@ def _labels(metas: list[dict], models: list[list[str]], dirs: list[Path]) -> lis
     count = Counter(m for names in models for m in names)
     labels, seen = [], {}
     for meta, names, d in zip(metas, models, dirs):
-        label = {m: f"{m} @ {meta['protocol']}" if count[m] > 1 else m for m in names}
+        label = {m: f"{m} @ {recipe_name(meta, metas)}" if count[m] > 1 else m for m in names}
         for model, text in label.items():
             if text in seen:
                 raise RunError(f"model {model!r} appears in both {seen[text]} and {d} under one recipe name")
@@ -109,6 +123,14 @@ def _labels(metas: list[dict], models: list[list[str]], dirs: list[Path]) -> lis
             seen[text] = d
         labels.append(label)
     return labels
+
+
+def recipe_name(meta: dict, metas: list[dict]) -> str:
+    """A run's recipe as a label: its protocol's name, with the protocol hash's first 8 digits where another
+    of the runs has a protocol of that name and another hash (`cpu` and `cpu` with [cv] seeds, say)."""
+    name, digest = meta["protocol"], str(meta.get("protocol_hash", ""))
+    clash = any(m["protocol"] == name and str(m.get("protocol_hash", "")) != digest for m in metas)
+    return f"{name}-{digest[:8]}" if clash else name
 
 
 def load_run_dataset(runs: Runs) -> Dataset | None:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ichbench.evaluation.metrics import COUNT_COLUMNS, names, table
-from ichbench.evaluation.summary import pooled_values, subject_counts
+from ichbench.evaluation.metrics import COUNT_COLUMNS, names, sd, table
+from ichbench.evaluation.summary import by_level, pooled_values, subject_counts
 
 LEVEL = 0.95
 # Every Wilcoxon p-value of a report by one method: the normal approximation (zero differences dropped,
@@ -48,9 +48,11 @@ def _run(data: tuple, statistic, n_resamples: int, seed: int) -> tuple[float, fl
         )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     dist = res.bootstrap_distribution[~np.isnan(res.bootstrap_distribution)]
-    if math.isnan(low) and len(dist) and np.ptp(dist) == 0:
-        return float(dist[0]), float(dist[0])
-    return low, high
+    if math.isnan(low) and len(dist) >= 2:
+        # Some resamples have no value (a cohort statistic of a draw without spread) or every one the same
+        # (a degenerate distribution): the percentiles of the resamples that have one.
+        low, high = np.percentile(dist, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return float(low), float(high)
 
 
 def pooled_ci(counts: pd.DataFrame, metric: str, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -64,8 +66,7 @@ def pooled_ci(counts: pd.DataFrame, metric: str, n_resamples: int = 2000, seed: 
 def metric_cis(per_subject: pd.DataFrame, per_slice: pd.DataFrame, min_pixels: int, seed: int = 0) -> dict:
     """metric -> (low, high) for one model."""
     out = {}
-    sick = per_subject["has_hemorrhage"].astype(bool)
-    for level, rows in (("subject", per_subject[sick]), ("empty", per_subject[~sick])):
+    for level, rows in by_level(per_subject):
         for name in names(level):
             out[name] = bootstrap_ci(rows[name].to_numpy(float), seed=seed) if name in rows else (math.nan, math.nan)
     counts = subject_counts(per_slice, min_pixels)
@@ -77,17 +78,22 @@ def metric_cis(per_subject: pd.DataFrame, per_slice: pd.DataFrame, min_pixels: i
 
 
 def cohort_ci(per_subject: pd.DataFrame, statistic, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of a cohort statistic, resampling whole subjects (rows)."""
+    """Percentile bootstrap CI of a cohort statistic, resampling whole subjects (rows), by scipy's bootstrap
+    as every interval of the report."""
     if len(per_subject) < 2 or math.isnan(statistic(per_subject)):
         return math.nan, math.nan
     rows = per_subject.reset_index(drop=True)
-    draws = np.random.default_rng(seed).integers(0, len(rows), size=(n_resamples, len(rows)))
-    values = np.array([statistic(rows.iloc[i]) for i in draws], float)
-    values = values[~np.isnan(values)]
-    if len(values) < 2:
-        return math.nan, math.nan
-    low, high = np.percentile(values, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
-    return float(low), float(high)
+    return _run((np.arange(len(rows)),), lambda i: statistic(rows.iloc[i]), n_resamples, seed)
+
+
+def paired_ci(a: pd.Series, b: pd.Series, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean paired difference a - b over the subjects both scored. The
+    differences are put in the order of their subject ids first (the last level of the index), so the
+    interval does not depend on how the subjects happen to be listed (by fold, say)."""
+    both = pd.concat([a, b], axis=1).dropna()
+    diff = both.iloc[:, 0] - both.iloc[:, 1]
+    subjects = diff.index.get_level_values(-1).astype(str)
+    return bootstrap_ci(diff.to_numpy(float)[np.argsort(subjects, kind="stable")], seed=seed)
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -167,7 +173,7 @@ def seed_noise(per_subject: pd.DataFrame, metric: str = "dice_paper") -> pd.Data
                 "pair": f"{a} - {b}",
                 "seeds": len(both),
                 "mean difference": diff.mean(),
-                "seed sd": diff.std(ddof=1),
+                "seed sd": sd(diff.to_numpy(float)),
                 "p": p,
             }
         )

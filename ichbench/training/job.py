@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ichbench.atomic import atomic_save, atomic_write_text, remove_checked, set_aside, verify_checked
+from ichbench.atomic import atomic_save, remove_checked, set_aside, verify_checked
 from ichbench.data.dataset import Dataset
 from ichbench.data.splits import Fold
 from ichbench.environment import code_state, describe_device
@@ -21,8 +20,9 @@ from ichbench.evaluation.scoring import score_subjects
 from ichbench.inference.infer import precision_for
 from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
+from ichbench.rundir import BEST, CHECKPOINT, JOBS, PREDICTIONS, JobResult, job_path, read_result, write_result
 from ichbench.training.memory import peak_mb, reset_peak
-from ichbench.training.train import BEST, CHECKPOINT, RESULT, TimeLimit, train
+from ichbench.training.train import TimeLimit, train
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,7 @@ class Job:
     @property
     def key(self) -> str:
         """Stable name, e.g. unet/fold0 (or unet/seed1/fold0)."""
-        return f"{self.model}/fold{self.fold}" if self.seed is None else f"{self.model}/seed{self.seed}/fold{self.fold}"
-
-
-def job_path(run_dir: Path, model: str, fold: int, seed: int | None = None) -> Path:
-    """Where a job lives in a run directory or evidence folder: jobs/<model>/fold<k>, or
-    jobs/<model>/seed<s>/fold<k> for one seed of several."""
-    base = Path(run_dir) / "jobs" / model
-    return base / f"fold{fold}" if seed is None else base / f"seed{seed}" / f"fold{fold}"
+        return job_path(Path(), self.model, self.fold, self.seed).relative_to(JOBS).as_posix()
 
 
 def job_seeds(protocol: Protocol) -> list[int | None]:
@@ -54,17 +47,6 @@ def job_seeds(protocol: Protocol) -> list[int | None]:
 def job_name(model: str, fold: int, seed: int | None = None) -> str:
     """The name --jobs and merge use for a job: unet:0, or unet:0:seed1 for one seed of several."""
     return f"{model}:{fold}" + ("" if seed is None else f":seed{seed}")
-
-
-def job_dirs(run_dir: Path, model: str) -> list[tuple[int, int | None, Path]]:
-    """Every (fold, seed, folder) of a model's jobs in a run directory or evidence folder, seeds first."""
-    base = Path(run_dir) / "jobs" / model
-    found = [(int(d.name[4:]), None, d) for d in base.glob("fold*") if d.name[4:].isdigit()]
-    for seed_dir in base.glob("seed*"):
-        if seed_dir.name[4:].isdigit():
-            seed = int(seed_dir.name[4:])
-            found += [(int(d.name[4:]), seed, d) for d in seed_dir.glob("fold*") if d.name[4:].isdigit()]
-    return sorted(found, key=lambda t: (-1 if t[1] is None else t[1], t[0]))
 
 
 def seeded(protocol: Protocol, seed: int | None) -> Protocol:
@@ -93,10 +75,9 @@ class JobContext:
         return None if self.weights_from is None else job_path(self.weights_from, job.model, job.fold, job.seed)
 
 
-def finished(ctx: JobContext, job: Job) -> dict | None:
+def finished(ctx: JobContext, job: Job) -> JobResult | None:
     """The saved result of a finished job, or None."""
-    path = ctx.job_dir(job) / RESULT
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_result(ctx.job_dir(job))
 
 
 def run_job(
@@ -105,7 +86,7 @@ def run_job(
     dataset: Dataset,
     on_epoch: Callable[[dict], None] | None = None,
     on_start: Callable[[], None] | None = None,
-) -> dict | None:
+) -> JobResult | None:
     """Run (or resume) a job and return its result; a finished job is not run again. None: the run's
     deadline stopped it (or it passed before the job began), with everything checkpointed. on_start is
     called only when training really begins."""
@@ -124,6 +105,8 @@ def run_job(
     fold = ctx.folds[job.fold]
     device = torch.device(ctx.device)
     protocol = seeded(ctx.protocol, job.seed)
+    # Resolved once: training, validation and scoring compute in it, and the result records it.
+    precision = precision_for(protocol.training.precision, device)
     reset_peak(device)
     try:
         trained = train(
@@ -137,6 +120,7 @@ def run_job(
             on_epoch,
             ctx.deadline,
             ctx.source_dir(job),
+            precision,
         )
     except TimeLimit:
         return None
@@ -147,37 +131,37 @@ def run_job(
         ) from None
     trained_at = time.perf_counter()
     tags = {"model": job.model, "fold": job.fold, **({} if job.seed is None else {"seed": job.seed})}
-    scores = score_subjects(trained.model, dataset.subset(fold.test), protocol, device, trained.threshold, tags)
+    test = dataset.subset(fold.test)
+    scores = score_subjects(trained.model, test, protocol, device, trained.threshold, tags, precision=precision)
     infer_seconds = time.perf_counter() - trained_at
     # Epochs run before an interruption count too: their time is in the history.
     train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else trained_at - start
-    result = {
-        "model": job.model,
-        "fold": job.fold,
-        **({} if job.seed is None else {"seed": job.seed}),
-        "params": sum(p.numel() for p in trained.model.parameters()),
-        "best_epoch": trained.best_epoch,
-        "epochs": len(trained.history),
-        "threshold": trained.threshold,
-        "fitted": trained.fitted,
-        "seconds": train_seconds + infer_seconds,
+    result = JobResult(
+        model=job.model,
+        fold=job.fold,
+        seed=job.seed,
+        params=sum(p.numel() for p in trained.model.parameters()),
+        best_epoch=trained.best_epoch,
+        epochs=len(trained.history),
+        threshold=trained.threshold,
+        fitted=trained.fitted,
+        seconds=train_seconds + infer_seconds,
         **budget(job.model, protocol, trained.history, train_seconds, infer_seconds, device),
-        "training_precision": precision_for(protocol.training.precision, device),
-        "device_name": describe_device(str(device)),  # per job: a run resumed on another machine has several
-        "code": code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
+        training_precision=precision,
+        device_name=describe_device(str(device)),
+        threads=torch.get_num_threads(),
+        code=code_state().record(),  # the code this process loaded: commit, clean, a dirty tree's patch
         # The weights' training seconds and PFLOP are in the history taken with them.
-        **(
-            {"weights_from": {"job": f"{ctx.weights_from.name}/{job.key}", **trained.weights_from}}
-            if trained.weights_from
-            else {}
+        weights_from=(
+            {"job": f"{ctx.weights_from.name}/{job.key}", **trained.weights_from} if trained.weights_from else None
         ),
-        "history": trained.history,
-        "threshold_curve": trained.curve,
-        "per_slice": scores.per_slice,
-        "per_subject": scores.per_subject,
-    }
-    atomic_save(job_dir / "predictions.npz", lambda p: _save_masks(p, scores.masks))
-    atomic_write_text(job_dir / RESULT, json.dumps(result, default=_jsonable))
+        history=trained.history,
+        threshold_curve=trained.curve,
+        per_slice=scores.per_slice,
+        per_subject=scores.per_subject,
+    )
+    atomic_save(job_dir / PREDICTIONS, lambda p: _save_masks(p, scores.masks))
+    write_result(job_dir, result)
     # A finished job never resumes: its optimiser state (about 3x the weights) only fills the disk.
     remove_checked(job_dir / CHECKPOINT)
     return result
@@ -216,9 +200,3 @@ def _set_aside_damaged(job_dir: Path) -> None:
 def _save_masks(path: Path, masks: dict[str, np.ndarray]) -> None:
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **{sid: np.asarray(m, np.uint8) for sid, m in masks.items()})
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in a job result")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ichbench.inference.infer import autocast, precision_for, prepare_model
+from ichbench.inference.infer import autocast, prepare_model
 from ichbench.protocol import Protocol
 from ichbench.training.recipe import loss_fn, make_optimizer
 
@@ -44,9 +44,9 @@ class Step:
         return loss.detach()
 
 
-def make_step(model: torch.nn.Module, protocol: Protocol, device: torch.device) -> Step:
-    """A Step for a freshly built model under a protocol's recipe on a device."""
+def make_step(model: torch.nn.Module, protocol: Protocol, device: torch.device, precision: str) -> Step:
+    """A Step for a freshly built model under a protocol's recipe on a device, computing in `precision`
+    (resolved once by the job, or by the plan that times it: inference.infer.precision_for)."""
     model = prepare_model(model, device)
     optimizer = make_optimizer(model.parameters(), protocol.training)
-    precision = precision_for(protocol.training.precision, device)
     return Step(model, optimizer, loss_fn(protocol.training.loss), device, precision)

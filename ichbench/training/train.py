@@ -7,7 +7,6 @@ often); a resumed job continues from the last and, because every epoch's randomn
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -18,11 +17,13 @@ import torch
 
 from ichbench.atomic import recorded_sha256
 from ichbench.data.dataset import Subject
+from ichbench.errors import RunError
 from ichbench.inference.infer import prepare_model, to_input
 from ichbench.models.contract import trainable
 from ichbench.models.registry import build
 from ichbench.models.weights import load_checked, save_checked
 from ichbench.protocol import Protocol
+from ichbench.rundir import BEST, CHECKPOINT, read_result
 from ichbench.training.augment import augment
 from ichbench.training.recipe import set_lr
 from ichbench.training.step import Step, make_step
@@ -30,8 +31,6 @@ from ichbench.training.validation import best_point, improves, on_windows, valid
 from ichbench.training.windows import WindowSampler, grid_windows, training_windows
 
 EpochCallback = Callable[[dict], None]
-CHECKPOINT, BEST = "checkpoint.pt", "best.pt"  # each with a .sha256 record beside it
-RESULT = "result.json"  # a finished job's result (training.job writes it)
 # A checkpoint (weights and optimiser state: 0.3 GB for the smp models, about a second to write) after the
 # first epoch, the last, one at a deadline, and otherwise at most once a minute: short epochs are not
 # dominated by writing them, and a resumed job reruns at most a minute of (deterministic) epochs.
@@ -77,8 +76,10 @@ def train(
     on_epoch: EpochCallback | None = None,
     deadline: float | None = None,
     weights: Path | None = None,
+    precision: str = "fp32",
 ) -> Trained:
-    """Train (or, for non-learned models, fit) one job, resuming from job_dir/checkpoint.pt if present.
+    """Train (or, for non-learned models, fit) one job in `precision` (resolved once by the job, which
+    records it), resuming from job_dir/checkpoint.pt if present.
 
     With a deadline (time.time() seconds), stops with TimeLimit after the first epoch that ends past it.
     With `weights`, a finished job of another run that trained under the same weights hash (see
@@ -88,11 +89,12 @@ def train(
     if not trainable(model):
         fitted = model.fit_subjects(train + val)
         save_checked(job_dir / BEST, model.state_dict())
-        return Trained(model, 0, protocol.post.threshold, [], fitted, validate_slices(model, val, protocol, device)[2])
+        curve = validate_slices(model, val, protocol, device, precision)[2]
+        return Trained(model, 0, protocol.post.threshold, [], fitted, curve)
     if weights is not None:
-        return _reused(model, weights, val, protocol, device, job_dir)
+        return _reused(model, weights, val, protocol, device, job_dir, precision)
     seed = job_seed(protocol, fold)
-    step = make_step(model, protocol, device)
+    step = make_step(model, protocol, device, precision)
     optimizer = step.optimizer
     state = _load(job_dir / CHECKPOINT, device)
     history: list[dict] = state["history"] if state else []
@@ -118,7 +120,7 @@ def train(
         lr = set_lr(optimizer, epoch, protocol.training)
         train_loss, seen = train_epoch(step, sampler, protocol, seed, epoch)
         trained_at = time.perf_counter()
-        scored = validate_epoch(model, val, val_windows, protocol, device)
+        scored = validate_epoch(model, val, val_windows, protocol, device, precision)
         end = time.perf_counter()
         row = {
             "epoch": epoch,
@@ -151,31 +153,42 @@ def train(
         save_checked(job_dir / BEST, model.state_dict())
     else:
         model.load_state_dict(load_checked(job_dir / BEST, device))
-    return _kept(model, best[0], history, best_curve, val, protocol, device)
+    return _kept(model, best[0], history, best_curve, val, protocol, device, precision)
 
 
 def _kept(
-    model, epoch: int, history: list[dict], curve: list[dict], val: list[Subject], protocol: Protocol, device
+    model,
+    epoch: int,
+    history: list[dict],
+    curve: list[dict],
+    val: list[Subject],
+    protocol: Protocol,
+    device,
+    precision: str,
 ) -> Trained:
     """The kept epoch's model with its threshold: the grid point of its validation curve under threshold_search."""
     if on_windows(protocol.training.select):
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
-        curve = validate_slices(model, val, protocol, device)[2]
+        curve = validate_slices(model, val, protocol, device, precision)[2]
     threshold = protocol.post.threshold
     if protocol.post.threshold_search and curve:
         threshold = best_point(curve)["threshold"]
     return Trained(model, epoch, threshold, history, curve=curve)
 
 
-def _reused(model, source: Path, val: list[Subject], protocol: Protocol, device, job_dir: Path) -> Trained:
+def _reused(
+    model, source: Path, val: list[Subject], protocol: Protocol, device, job_dir: Path, precision: str
+) -> Trained:
     """Another run's finished job: its kept weights (checked against their SHA-256) and training history; the
     validation curve and threshold are computed again, since post-processing may differ."""
     model.load_state_dict(load_checked(source / BEST, device))
     save_checked(job_dir / BEST, model.state_dict())
-    done = json.loads((source / RESULT).read_text())
-    kept = _kept(model, done["best_epoch"], done["history"], done.get("threshold_curve", []), val, protocol, device)
+    done = read_result(source)
+    if done is None:
+        raise RunError(f"{source}: the job has no result (benchmark.reuse checks it before)")
+    kept = _kept(model, done.best_epoch, done.history, done.threshold_curve, val, protocol, device, precision)
     sha = recorded_sha256(source / BEST)
-    kept.weights_from = {"sha256": sha, "code": done.get("code"), "device_name": done.get("device_name")}
+    kept.weights_from = {"sha256": sha, "code": done.code, "device_name": done.device_name}
     return kept
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ichbench.data.dataset import Subject
 from ichbench.data.inputs import subject_input
 from ichbench.evaluation.metrics import counts_at, paper_scores
-from ichbench.inference.infer import autocast, precision_for, threshold_counts, to_input, window_probs
+from ichbench.inference.infer import autocast, threshold_counts, to_input, window_probs
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 from ichbench.training.windows import WindowSampler, WindowSet
@@ -56,14 +56,13 @@ def improves(score: float, best: float, select: str) -> bool:
 
 
 def validate_epoch(
-    model, val: list[Subject], windows: WindowSet | None, protocol: Protocol, device: torch.device
+    model, val: list[Subject], windows: WindowSet | None, protocol: Protocol, device: torch.device, precision: str
 ) -> EpochScore:
-    """The validation of one epoch under the protocol's select rule."""
+    """The validation of one epoch under the protocol's select rule, in the job's precision."""
     if on_windows(protocol.training.select):
-        precision = precision_for(protocol.training.precision, device)
         bce, soft = validate_windows(model, windows, protocol.training.batch_size, device, precision)
         return EpochScore({"val_loss": bce, "val_jaccard_loss": soft}, -soft)
-    loss, jaccard, curve = validate_slices(model, val, protocol, device)
+    loss, jaccard, curve = validate_slices(model, val, protocol, device, precision)
     tuned = best_point(curve)
     fields = {
         "val_loss": loss,
@@ -95,13 +94,15 @@ def validate_windows(
     return bce / len(windows), soft / len(windows)
 
 
-def validate_slices(model, subjects: list[Subject], protocol: Protocol, device: torch.device) -> tuple:
+def validate_slices(
+    model, subjects: list[Subject], protocol: Protocol, device: torch.device, precision: str = "fp32"
+) -> tuple:
     """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
     curve against the grid thresholds, over every slice of the validation subjects."""
     grid = [*protocol.post.threshold_grid, protocol.post.threshold]
     losses, sick = [], []
     for s in subjects:
-        probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device)
+        probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device, precision)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
         truth, size = s.truth(protocol.metrics.native), s.mask.shape[1:]  # scored as the test scores
         if truth.any():  # every threshold's counts from one read of the windows
