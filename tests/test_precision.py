@@ -16,6 +16,7 @@ from ichbench.inference import infer
 from ichbench.inference.infer import precision_for
 from ichbench.models.registry import build
 from ichbench.protocol import parse_protocol
+from ichbench.rundir import model_results
 from ichbench.training.step import make_step
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -61,7 +62,9 @@ def test_a_bf16_run_on_the_cpu_records_its_precision(tmp_path: Path, cli, tiny_p
     run = cli("run", "--models", "resunet", "--protocol", tiny, "--out", "r", "--leaderboard", "lb")
     assert run.returncode == 0, run.stderr
     assert "bf16" in run.stderr  # the plan line names the precision
-    assert json.loads((tmp_path / "r" / "run.json").read_text())["training_precision"] == "bf16"
+    # Resolved once per job, and recorded by the job (run.json no longer resolves it a second time).
+    assert {r.training_precision for r in model_results(tmp_path / "r", "resunet")} == {"bf16"}
+    assert "training_precision" not in json.loads((tmp_path / "r" / "run.json").read_text())
     assert set(pd.read_csv(tmp_path / "r" / "history.csv")["training_precision"]) == {"bf16"}
     (table,) = (tmp_path / "lb").glob("phantom__tiny-*.csv")
     assert list(pd.read_csv(table)["training_precision"]) == ["bf16"]
