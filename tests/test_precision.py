@@ -68,3 +68,17 @@ def test_a_bf16_run_on_the_cpu_records_its_precision(tmp_path: Path, cli, tiny_p
     assert set(pd.read_csv(tmp_path / "r" / "history.csv")["training_precision"]) == {"bf16"}
     (table,) = (tmp_path / "lb").glob("phantom__tiny-*.csv")
     assert list(pd.read_csv(table)["training_precision"]) == ["bf16"]
+
+
+def test_a_bundle_predicts_in_what_its_folds_trained_in_where_the_device_computes_it_fast(monkeypatch) -> None:
+    from ichbench.inference import bundle as bundle_module
+    from ichbench.inference.bundle import Bundle
+
+    protocol = parse_protocol('name = "x"', "x")
+    trained_bf16 = Bundle(Path("b"), {"precision": "bf16"}, protocol, {})
+    monkeypatch.setattr(bundle_module, "bf16_is_fast", lambda device: True)
+    assert trained_bf16.precision(CPU) == "bf16"
+    assert Bundle(Path("b"), {"precision": "fp32"}, protocol, {}).precision(CPU) == "fp32"
+    assert Bundle(Path("b"), {}, protocol, {}).precision(CPU) == "fp32"  # a bundle from before the record
+    monkeypatch.setattr(bundle_module, "bf16_is_fast", lambda device: False)  # emulated bf16 would be slower
+    assert trained_bf16.precision(CPU) == "fp32"

@@ -106,6 +106,46 @@ def test_pooled_ci_resamples_subjects() -> None:
     assert stats.pooled_ci(counts, "dice_global", seed=1) == pytest.approx((direct.low, direct.high))
 
 
+def test_cohort_ci_is_scipys_bootstrap_over_whole_subjects() -> None:
+    rows = pd.DataFrame({"v": [0.1, 0.5, 0.2, 0.9, 0.4, 0.3]})
+    statistic = lambda frame: float(frame["v"].median())  # noqa: E731
+    direct = sps.bootstrap(
+        (np.arange(6),),
+        lambda i: statistic(rows.iloc[i]),
+        vectorized=False,
+        n_resamples=300,
+        method="percentile",
+        random_state=np.random.default_rng(3),
+    ).confidence_interval
+    assert stats.cohort_ci(rows, statistic, n_resamples=300, seed=3) == pytest.approx((direct.low, direct.high))
+
+
+def test_a_paired_interval_does_not_depend_on_how_the_subjects_are_listed() -> None:
+    rng = np.random.default_rng(0)
+    subjects = [f"{i:03d}" for i in range(20)]
+    folds = [i % 5 for i in range(20)]
+    a, b = rng.random(20), rng.random(20)
+    by_fold = pd.MultiIndex.from_arrays([folds, subjects], names=["fold", "subject"])
+    frame = pd.DataFrame({"a": a, "b": b}, index=by_fold)
+    in_fold_order, shuffled = frame.sort_index(), frame.sample(frac=1.0, random_state=1)
+    ci = stats.paired_ci(in_fold_order["a"], in_fold_order["b"])
+    assert ci == stats.paired_ci(shuffled["a"], shuffled["b"])
+    # By hand: the differences in subject order, bootstrapped as every subject metric is.
+    assert ci == stats.bootstrap_ci(a - b)
+
+
+def test_seed_noise_pairs_only_models_that_ran_several_seeds() -> None:
+    rows = [
+        {"model": m, "seed": s, "subject": str(k), "has_hemorrhage": True, "dice_paper": 0.1 * k + 0.02 * i + shift}
+        for m, shift, seeds in (("a", 0.2, [0, 1, 2]), ("b", 0.0, [0, 1, 2]), ("band", 0.0, [None]))
+        for i, s in enumerate(seeds)
+        for k in range(3)
+    ]
+    noise = stats.seed_noise(pd.DataFrame(rows))
+    assert noise["pair"].tolist() == ["a - b"] and noise.loc[0, "seeds"] == 3
+    assert noise.loc[0, "mean difference"] == pytest.approx(0.2) and noise.loc[0, "seed sd"] == pytest.approx(0.0)
+
+
 @pytest.mark.slow
 def test_report_files(report: Path) -> None:
     rep = report / "rep"

@@ -14,6 +14,7 @@ from ichbench.evaluation.metrics import ALL_FLAGGED_NOTE, Metric, all_flagged, f
 from ichbench.evaluation.published import PUBLISHED, on_paper_test
 from ichbench.report.overlays import COLUMNS
 from ichbench.report.runs import Runs
+from ichbench.rundir import PREDICTIONS
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:14px;margin:.6em 0}
@@ -66,7 +67,7 @@ WILCOXON = (
     "correction, zero differences dropped; Holm-adjusted over all pairs."
 )
 NO_CASES = (
-    "No case figures: they draw each model's predicted masks, which a run saves per job (predictions.npz) and "
+    f"No case figures: they draw each model's predicted masks, which a run saves per job ({PREDICTIONS}) and "
     "evidence folders do not keep. Make the report from the run directories to see them."
 )
 

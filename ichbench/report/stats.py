@@ -158,13 +158,15 @@ def against_published(per_subject: pd.DataFrame, value: float, metric: str = "di
 def seed_noise(per_subject: pd.DataFrame, metric: str = "dice_paper") -> pd.DataFrame:
     """Whether each pair's difference exceeds seed noise: per seed, each model's mean over the subjects with
     hemorrhage; the pair's per-seed differences tested against zero by a two-sided paired t-test over the
-    seeds (scipy.stats.ttest_rel; n_seeds - 1 degrees of freedom). Empty with fewer than two seeds."""
+    seeds (scipy.stats.ttest_rel; n_seeds - 1 degrees of freedom), for the pairs of models that both ran
+    several seeds. Empty when fewer than two models did."""
     if "seed" not in per_subject or per_subject["seed"].nunique() < 2:
         return pd.DataFrame()
     sick = per_subject[per_subject["has_hemorrhage"].astype(bool)]
     means = sick.pivot_table(index="seed", columns="model", values=metric, aggfunc="mean")
+    seeded = [m for m in dict.fromkeys(per_subject["model"]) if m in means and means[m].notna().sum() > 1]
     rows = []
-    for a, b in itertools.combinations(list(dict.fromkeys(per_subject["model"])), 2):
+    for a, b in itertools.combinations(seeded, 2):
         both = means[[a, b]].dropna()
         diff = both[a] - both[b]
         p = float(stats.ttest_rel(both[a], both[b]).pvalue) if len(both) > 1 and diff.std() > 0 else math.nan

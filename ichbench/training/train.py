@@ -79,7 +79,7 @@ def train(
     precision: str = "fp32",
 ) -> Trained:
     """Train (or, for non-learned models, fit) one job in `precision` (resolved once by the job, which
-    records it), resuming from job_dir/checkpoint.pt if present.
+    records it), resuming from its checkpoint in job_dir (rundir.CHECKPOINT) if there is one.
 
     With a deadline (time.time() seconds), stops with TimeLimit after the first epoch that ends past it.
     With `weights`, a finished job of another run that trained under the same weights hash (see

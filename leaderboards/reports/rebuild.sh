@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Rebuild the committed CT-ICH reports of the native test from the committed row evidence (../runs/): the
+# rows of each recipe are merged into one run directory (ichbench merge reads evidence folders), then
+# reported. Run from anywhere with ichbench installed; it writes only under leaderboards/reports/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=leaderboards/runs
+reports=leaderboards/reports
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# merge NAME EVIDENCE...: one run directory of the given rows' evidence (one protocol hash).
+merge() {
+  local name=$1
+  shift
+  ichbench merge "$@" --out "$tmp/$name" --no-leaderboard >/dev/null
+}
+
+merge paper "$runs"/ctich-1.0.0__paper-f0baf238__*
+merge cpu "$runs"/ctich-1.0.0__cpu-48ff44c6__*
+merge seeds "$runs"/ctich-1.0.0__cpu-6e109bb3__*
+for rung in 1-dicebce-3d5ae7a1 2-poly12-6a9bc276 3-bone-01d30e07 4-context-21a3ca93 5-foreground-8767d825 \
+  6-flip-6aaab273; do
+  merge "ladder-${rung%%-*}" "$runs"/ctich-1.0.0__ladder-"$rung"__*
+done
+merge cpu-finals "$runs"/ctich-1.0.0__cpu-48ff44c6__{unet,resunet,nnunet-2d}__*
+merge cpu-unet "$runs"/ctich-1.0.0__cpu-48ff44c6__unet__*
+merge ladder-unet-6 "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__unet__*
+
+ladder=("$tmp"/ladder-{1,2,3,4,5})
+# Every row of the native test's table (the seeds rows first, so each model's ladder starts at its cpu row).
+ichbench report "$tmp"/paper "$tmp"/seeds "$tmp"/cpu "${ladder[@]}" "$tmp"/ladder-6 --out "$reports"/ctich-1.0.0__test-b9e07fa1
+ichbench report "$tmp"/seeds --out "$reports"/ctich-1.0.0__cpu-6e109bb3-seeds
+ichbench report "$tmp"/cpu-unet "${ladder[@]}" "$tmp"/ladder-unet-6 --out "$reports"/ctich-1.0.0__ladder-unet
+ichbench report "$tmp"/cpu-finals "$tmp"/ladder-6 --out "$reports"/ctich-1.0.0__ladder-finals
