@@ -124,3 +124,29 @@ def test_the_cli_filters_and_sorts_by_budget(tmp_path: Path, cli) -> None:
     assert "train PFLOP" in cheap.stdout
     ordered = cli("leaderboard", "--leaderboard", str(tmp_path), "--sort", "train_pflop")
     assert ordered.stdout.index("unet ") < ordered.stdout.index("resunet")  # cheapest first
+
+
+def test_budget_figure_labels_never_overlap_and_stay_beside_the_axes() -> None:
+    from ichbench.leaderboard.figure import label_heights
+
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 21):
+        y = np.concatenate([rng.random(n - n // 2), np.full(n // 2, 0.97)])  # a cluster near the top
+        gap = 0.9 / max(n, 18)
+        placed = label_heights(y, gap)
+        ordered = np.sort(placed)
+        assert np.all(np.diff(ordered) >= gap - 1e-12) and ordered[0] >= 0 and ordered[-1] <= 1
+        assert list(np.argsort(placed, kind="stable")) == list(np.argsort(y, kind="stable"))  # order kept
+    assert label_heights(np.array([0.2, 0.5]), 0.05).tolist() == [0.2, 0.5]  # far apart: at their points
+
+
+def test_a_row_of_several_seeds_is_drawn_at_one_seeds_compute(monkeypatch) -> None:
+    from ichbench.leaderboard import figure
+
+    drawn = {}
+    offsets = lambda fig: np.concatenate([c.get_offsets() for c in fig.axes[0].collections])  # noqa: E731
+    monkeypatch.setattr(figure, "png", lambda fig: drawn.setdefault("x", offsets(fig)))
+    rows = pd.DataFrame({"model": ["a", "b"], "dice_paper": [0.3, 0.35], "train_pflop": [0.3, 1.5], "seeds": [1, 3]})
+    figure.budget(rows)
+    points = sorted(tuple(p) for p in np.asarray(drawn["x"]))
+    assert [round(x, 6) for x, _ in points] == [0.3, 0.5]  # 1.5 PFLOP over 3 seeds: 0.5 each

@@ -136,14 +136,17 @@ def test_a_paired_interval_does_not_depend_on_how_the_subjects_are_listed() -> N
 
 def test_seed_noise_pairs_only_models_that_ran_several_seeds() -> None:
     rows = [
-        {"model": m, "seed": s, "subject": str(k), "has_hemorrhage": True, "dice_paper": 0.1 * k + 0.02 * i + shift}
-        for m, shift, seeds in (("a", 0.2, [0, 1, 2]), ("b", 0.0, [0, 1, 2]), ("band", 0.0, [None]))
+        {"model": m, "seed": s, "subject": str(k), "has_hemorrhage": True, "dice_paper": 0.1 * k + shift * (1 + i * i)}
+        for m, shift, seeds in (("a", 0.01, [0, 1, 2]), ("b", 0.0, [0, 1, 2]), ("band", 0.0, [None]))
         for i, s in enumerate(seeds)
         for k in range(3)
     ]
     noise = stats.seed_noise(pd.DataFrame(rows))
     assert noise["pair"].tolist() == ["a - b"] and noise.loc[0, "seeds"] == 3
-    assert noise.loc[0, "mean difference"] == pytest.approx(0.2) and noise.loc[0, "seed sd"] == pytest.approx(0.0)
+    differences = np.array([0.01, 0.02, 0.05])  # per seed: a's shift 0.01 x (1 + i^2)
+    assert noise.loc[0, "mean difference"] == pytest.approx(differences.mean())
+    assert noise.loc[0, "seed sd"] == pytest.approx(np.std(differences))  # ddof 0, as every SD
+    assert noise.loc[0, "p"] == pytest.approx(sps.ttest_1samp(differences, 0.0).pvalue)
 
 
 @pytest.mark.slow
