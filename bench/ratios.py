@@ -23,6 +23,30 @@ from pathlib import Path
 RATIOS = [
     # fmt: off
     (
+        "lesions: components of a scan, ichbench vs scipy.ndimage.label (26-connected)",
+        "bench_lesion.Label.time_ichbench_3d",
+        "bench_lesion.Label.time_scipy_3d",
+        "speedup",
+    ),
+    (
+        "lesions: components per slice, ichbench vs cv2.connectedComponentsWithStats (8-connected)",
+        "bench_lesion.Label.time_ichbench_2d",
+        "bench_lesion.Label.time_opencv_2d",
+        "speedup",
+    ),
+    (
+        "lesions: the filter on a scan, ichbench vs scipy (label, sizes, maxima, mask)",
+        "bench_lesion.Stage.time_ichbench",
+        "bench_lesion.Stage.time_scipy",
+        "speedup",
+    ),
+    (
+        "lesions: the filter on a scan vs reading its probability map once",
+        "bench_lesion.Stage.time_ichbench",
+        "bench_lesion.Stage.time_floor_read_once",
+        "of floor",
+    ),
+    (
         "post: ichbench vs the paper's numpy + OpenCV stack",
         "bench_post.OneSlice.time_ichbench",
         "bench_post.OneSlice.time_paper_stack",

@@ -214,3 +214,50 @@ def _reciprocal(
     rows, index = np.ascontiguousarray(rows, dtype=np.float32), np.ascontiguousarray(index.reshape(-1), dtype=np.int32)
     rows.flags.writeable = index.flags.writeable = False
     return rows, index
+
+
+# The lesion stage. Columns of `components`, one row per component in label order.
+COMPONENT_FIELDS = ("area", "max_prob", "mean_prob", "first_slice", "last_slice")
+
+
+def label(mask: np.ndarray, across: bool = True) -> tuple[np.ndarray, int]:
+    """Connected components of an (S, H, W) uint8 mask: (int32 labels, count). 26-connected across the
+    slices with `across` (as scipy.ndimage.label with FULL_3D), else 8-connected within each slice (as
+    OpenCV's pixel-scan labelling, cv2.CCL_SAUF); labels 1..n in the raster order of each first voxel."""
+    _require(mask, "mask", 3, np.uint8)
+    labels, count = _post.label(mask, bool(across))
+    return labels, int(count)
+
+
+def components(mask: np.ndarray, prob: np.ndarray, across: bool = True) -> np.ndarray:
+    """Per component of `mask` (label order), COMPONENT_FIELDS: its voxels, the largest and the mean of the
+    (S, H, W) float32 probability map over it, and the first and last slice it spans: (n, 5) float64."""
+    _same_shape(mask, prob)
+    return _post.components(mask, prob, bool(across))
+
+
+def _same_shape(mask: np.ndarray, prob: np.ndarray) -> None:
+    _require(mask, "mask", 3, np.uint8)
+    _require(prob, "prob", 3, np.float32)
+    if prob.shape != mask.shape:
+        raise PostError(f"prob must have the mask's shape {mask.shape}, got {prob.shape}")
+
+
+def filter_lesions(
+    mask: np.ndarray,
+    prob: np.ndarray,
+    min_area: int = 0,
+    min_max_prob: float = 0.0,
+    min_mean_prob: float = 0.0,
+    keep_largest: int = 0,
+    across: bool = True,
+) -> np.ndarray:
+    """The mask with only the components of at least `min_area` voxels whose largest and mean probability
+    reach `min_max_prob` and `min_mean_prob`, and of those the `keep_largest` largest (0: all; ties keep the
+    earlier label). At the defaults every component stays: the stage is neutral unless asked."""
+    _same_shape(mask, prob)
+    if not (_whole(min_area, 0, 2**62) and _whole(keep_largest, 0, 2**31 - 1)):
+        raise PostError(f"min_area and keep_largest must be whole numbers >= 0, got {min_area!r}, {keep_largest!r}")
+    return _post.filter_lesions(
+        mask, prob, bool(across), int(min_area), float(min_max_prob), float(min_mean_prob), int(keep_largest)
+    )
