@@ -246,11 +246,11 @@ def _same_shape(mask: np.ndarray, prob: np.ndarray) -> None:
 def filter_lesions(
     mask: np.ndarray,
     prob: np.ndarray,
-    min_area: int = 0,
-    min_max_prob: float = 0.0,
-    min_mean_prob: float = 0.0,
-    keep_largest: int = 0,
-    across: bool = True,
+    min_area: int = DEFAULT.lesion_min_area,
+    min_max_prob: float = DEFAULT.lesion_min_max_prob,
+    min_mean_prob: float = DEFAULT.lesion_min_mean_prob,
+    keep_largest: int = DEFAULT.lesion_keep_largest,
+    across: bool = DEFAULT.lesion_across,
 ) -> np.ndarray:
     """The mask with only the components of at least `min_area` voxels whose largest and mean probability
     reach `min_max_prob` and `min_mean_prob`, and of those the `keep_largest` largest (0: all; ties keep the

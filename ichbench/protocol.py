@@ -49,6 +49,11 @@ ADDED_LATER_KEYS = (
     ("input", "context"),
     ("metrics", "resolution"),
     ("post", "flip"),
+    ("post", "lesion_min_area"),
+    ("post", "lesion_min_max_prob"),
+    ("post", "lesion_min_mean_prob"),
+    ("post", "lesion_keep_largest"),
+    ("post", "lesion_across"),
     ("cv", "seeds"),
     ("windows", "foreground"),
 )

@@ -60,6 +60,14 @@ def validate(source: str, p: Protocol) -> None:
         ),
         (p.post.close >= 0 and p.post.open >= 0, "[post] close and open must be >= 0"),
         (
+            p.post.lesion_min_area >= 0 and p.post.lesion_keep_largest >= 0,
+            "[post] lesion_min_area and lesion_keep_largest must be >= 0",
+        ),
+        (
+            0 <= p.post.lesion_min_max_prob <= 1 and 0 <= p.post.lesion_min_mean_prob <= 1,
+            "[post] lesion_min_max_prob and lesion_min_mean_prob must be in [0, 1]",
+        ),
+        (
             p.phantom.size * p.data.scale >= p.windows.size,
             f"[phantom] size {p.phantom.size} at [data] scale {p.data.scale} is smaller than the window",
         ),

@@ -120,6 +120,23 @@ class Post:
     close: int = 10
     open: int = 5
     flip: bool = False  # test-time augmentation: average each window's prediction with its left-right mirror
+    # The lesion stage after closing and opening (post.filter_lesions), in native voxels: components smaller
+    # than lesion_min_area, or whose largest (mean) probability is below lesion_min_max_prob
+    # (lesion_min_mean_prob), are dropped, then all but the lesion_keep_largest largest (0: all). Components
+    # join across slices (26-connected) unless lesion_across is false (8-connected per slice). At these
+    # defaults the stage keeps every component.
+    lesion_min_area: int = 0
+    lesion_min_max_prob: float = 0.0
+    lesion_min_mean_prob: float = 0.0
+    lesion_keep_largest: int = 0
+    lesion_across: bool = True
+
+    @property
+    def lesions(self) -> bool:
+        """Whether the lesion stage can drop anything."""
+        return any(
+            (self.lesion_min_area, self.lesion_min_max_prob, self.lesion_min_mean_prob, self.lesion_keep_largest)
+        )
 
 
 @dataclass(frozen=True)

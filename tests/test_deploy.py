@@ -33,16 +33,19 @@ def _ichbench(cwd: Path, *args: object, env: dict | None = None) -> subprocess.C
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory, tiny_protocol) -> Path:
-    """A finished tiny run of resunet, its bundle, and a phantom NIfTI data set to predict."""
+    """A finished tiny run of resunet and the fitted threshold band, their bundles, and a phantom NIfTI data set
+    to predict (its subject 001 has no hemorrhage)."""
     root = tmp_path_factory.mktemp("deploy")
     env = {"ICHBENCH_CACHE": str(root / "cache")}
     tiny_protocol(root / "tiny.toml", epochs=2)
     run = _ichbench(
-        root, "run", "--models", "resunet", "--protocol", "tiny.toml", "--out", "run", "--no-leaderboard", env=env
-    )
+        root, "run", "--models", "resunet,threshold", "--protocol", "tiny.toml", "--out", "run", "--no-leaderboard",
+        env=env,
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    export = _ichbench(root, "export", "run", "--model", "resunet", "--out", "bundle")
-    assert export.returncode == 0, export.stderr
+    for model, bundle in (("resunet", "bundle"), ("threshold", "bundle-band")):
+        export = _ichbench(root, "export", "run", "--model", model, "--out", bundle)
+        assert export.returncode == 0, export.stderr
     write_phantom(root / "scans", subjects=2, slices=5, size=64, seed=9, layout="nifti")
     return root
 
@@ -231,3 +234,22 @@ def test_predict_resamples_to_the_bundle_slice_size_and_returns_the_scan_size(wo
     assert bundle.model_shape((128, 128)) == (32, 32) and bundle.protocol_at((128, 128)).post.close == 4  # 2 x 2
     scan = read_scan(source)
     np.testing.assert_array_equal(mask, scan.to_volume(predict_scan(bundle, scan, torch.device("cpu"))))
+
+
+def test_the_lesion_stage_clears_a_healthy_scan_the_unfiltered_model_marks(workdir: Path) -> None:
+    import shutil
+
+    healthy = workdir / "scans" / "ct_scans" / "001.nii"
+    assert not np.asarray(nib.load(str(workdir / "scans" / "masks" / "001.nii")).dataobj).any()
+    plain = _ichbench(workdir, "predict", "bundle-band", healthy, "--out", "band-plain", "--device", "cpu")
+    assert plain.returncode == 0, plain.stderr
+    before = json.loads((workdir / "band-plain" / "summary.json").read_text())
+    assert before["lesions"] > 0  # an intensity band marks blood-bright tissue in a healthy scan
+    staged = workdir / "bundle-band-staged"
+    shutil.copytree(workdir / "bundle-band", staged)
+    toml = (staged / "protocol.toml").read_text()
+    (staged / "protocol.toml").write_text(toml.replace("lesion_min_area = 0", f"lesion_min_area = {10**6}"))
+    after = _ichbench(workdir, "predict", staged, healthy, "--out", "band-staged", "--device", "cpu")
+    assert after.returncode == 0, after.stderr
+    summary = json.loads((workdir / "band-staged" / "summary.json").read_text())
+    assert summary["lesions"] == 0 and summary["voxels"] == 0

@@ -3,15 +3,20 @@ OpenCV and scipy on fuzzed masks, bit for bit, and its statistics and filters ag
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
 from ichbench import post
-from ichbench.errors import PostError
+from ichbench.errors import PostError, ProtocolError
+from ichbench.inference.infer import predict_masks
+from ichbench.protocol import Protocol, load_protocol, parse_protocol
 
 masks = st.builds(
     lambda seed, shape, density: (np.random.default_rng(seed).random(shape) < density).astype(np.uint8),
@@ -84,3 +89,51 @@ def test_bad_input_is_one_clear_error() -> None:
         post.label(mask.astype(bool))
     with pytest.raises(PostError, match="min_area and keep_largest"):
         post.filter_lesions(mask, np.zeros(mask.shape, np.float32), min_area=-1)
+
+
+class _Echo(torch.nn.Module):
+    """A 'model' whose probability is its input: p = sigmoid((x - 0.5) * 40), so an image value sets it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, :1] - 0.5) * 40.0
+
+
+def _scan() -> np.ndarray:
+    """Two slices of 32 x 32: a confident 2 x 2 speck and a larger 6 x 6 lesion of middling confidence."""
+    image = np.zeros((2, 1, 32, 32), np.uint8)
+    image[0, 0, 2:4, 2:4] = 255  # p ~ 1, 4 voxels
+    image[:, 0, 20:26, 20:26] = 140  # p = sigmoid(1.96) ~ 0.88, 72 voxels over both slices
+    return image
+
+
+def _with(**lesion) -> Protocol:
+    p = load_protocol("quick")
+    post_ = dataclasses.replace(p.post, close=0, open=0, **lesion)
+    return dataclasses.replace(p, windows=dataclasses.replace(p.windows, size=32, stride=16), post=post_)
+
+
+def test_prediction_runs_the_protocols_lesion_stage_on_the_stitched_map() -> None:
+    cpu = torch.device("cpu")
+    neutral = predict_masks(_Echo(), _scan(), _with(), cpu, 0.5)
+    assert neutral.sum() == 4 + 72 and post.label(neutral)[1] == 2  # the stage is off by default
+    small_gone = predict_masks(_Echo(), _scan(), _with(lesion_min_area=10), cpu, 0.5)
+    assert small_gone.sum() == 72 and not small_gone[0, 2:4, 2:4].any()
+    unsure_gone = predict_masks(_Echo(), _scan(), _with(lesion_min_max_prob=0.95), cpu, 0.5)
+    assert unsure_gone.sum() == 4
+    # Per slice the 6 x 6 lesion is two components of 36: a 40-voxel minimum drops both, across slices none.
+    assert predict_masks(_Echo(), _scan(), _with(lesion_min_area=40, lesion_across=False), cpu, 0.5).sum() == 0
+    assert predict_masks(_Echo(), _scan(), _with(lesion_min_area=40), cpu, 0.5).sum() == 72
+    # At a native size twice the input's, the map is upsampled first and the area counted in native voxels.
+    native = predict_masks(_Echo(), _scan(), _with(lesion_min_area=40), cpu, 0.5, shape=(64, 64))
+    assert post.label(native)[1] == 1 and native.sum() >= 4 * 72 - 50
+
+
+def test_the_lesion_keys_are_checked_and_neutral_ones_keep_every_hash() -> None:
+    base = load_protocol("quick")
+    assert not base.post.lesions
+    stage = dataclasses.replace(base, post=dataclasses.replace(base.post, lesion_min_area=400))
+    assert stage.post.lesions and stage.hash != base.hash and stage.test_hash == base.test_hash  # a recipe
+    with pytest.raises(ProtocolError, match=r"lesion_min_max_prob and lesion_min_mean_prob must be in \[0, 1\]"):
+        parse_protocol('name = "x"\n[post]\nlesion_min_max_prob = 1.5', "x.toml")
+    with pytest.raises(ProtocolError, match="lesion_min_area and lesion_keep_largest must be >= 0"):
+        parse_protocol('name = "x"\n[post]\nlesion_min_area = -1', "x.toml")

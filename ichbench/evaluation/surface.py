@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from ichbench.post import FULL_3D
+from ichbench import post
 
 NSD_TOLERANCE_VOXELS = 5.0  # about 2 mm in-plane at CT-ICH's native 640 px (a pixel of roughly 0.4 mm)
 NSD_TOLERANCE_MM = 2.0  # where the spacing is known (Metrics Reloaded suggests a task-specific tolerance)
@@ -73,8 +73,9 @@ def lesion_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
     """Lesion-wise detection of one subject: 3-D connected components (26-connected); a true lesion is found
     when any predicted voxel overlaps it, a predicted component is a hit when it overlaps any true voxel."""
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    true_labels, n_true = ndimage.label(truth, structure=FULL_3D)
-    pred_labels, n_pred = ndimage.label(pred, structure=FULL_3D)
+    # The lesion stage's own components (post.label: scipy.ndimage.label's with FULL_3D, bit for bit).
+    true_labels, n_true = post.label(np.ascontiguousarray(truth, np.uint8))
+    pred_labels, n_pred = post.label(np.ascontiguousarray(pred, np.uint8))
     return {
         "lesions_true": int(n_true),
         "lesions_found": int(len(np.unique(true_labels[pred & truth]))),

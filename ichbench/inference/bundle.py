@@ -58,13 +58,15 @@ class Bundle:
         return shape[0] // f, shape[1] // f
 
     def protocol_at(self, shape: tuple[int, int]) -> Protocol:
-        """The protocol with its closing and opening kernels (given in the training data's native pixels)
-        converted to pixels of a scan of `shape`, so they cover the same anatomy at any resolution."""
+        """The protocol with its closing and opening kernels and its smallest lesion (given in the training
+        data's native pixels) converted to pixels of a scan of `shape`, so they cover the same anatomy at any
+        resolution (a kernel by the ratio of the sides, an area by its square)."""
         native = self.meta.get("native_shape") or shape
         ratio = shape[0] / native[0]
         post = self.protocol.post
         close, open_ = (max(1, round(k * ratio)) if k else 0 for k in (post.close, post.open))
-        return replace(self.protocol, post=replace(post, close=close, open=open_))
+        area = max(1, round(post.lesion_min_area * ratio * ratio)) if post.lesion_min_area else 0
+        return replace(self.protocol, post=replace(post, close=close, open=open_, lesion_min_area=area))
 
     def threshold(self, folds: list[int]) -> float:
         """The mean of the chosen folds' thresholds (they differ only with threshold_search)."""

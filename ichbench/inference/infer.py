@@ -103,15 +103,37 @@ def predict_masks(
     precision: str = "fp32",
 ) -> np.ndarray:
     """(S, H, W) uint8 masks of one subject's slices (input as in window_probs): every window predicted,
-    stitched, thresholded, closed and opened. At the input's size in one pass (ichbench.post.stitch_binarize);
-    at another `shape` (a native resolution) the stitched map is upsampled there first (see `upsample`)."""
+    stitched, thresholded, closed and opened, then the protocol's lesion stage. At the input's size in one
+    pass (ichbench.post.stitch_binarize) when the stage is off; at another `shape` (a native resolution) the
+    stitched map is upsampled there first (see `upsample`). The lesion stage reads the stitched map beside
+    the mask: the components' confidence."""
     probs, corners = window_probs(model, image, protocol, device, precision)
     size = tuple(np.shape(image)[-2:])
     close, open_ = kernels(protocol, morphology)
-    if shape is None or tuple(shape) == size:
+    same = shape is None or tuple(shape) == size
+    if same and not protocol.post.lesions:
         weighting = protocol.post.weighting
         return post.stitch_binarize(probs, corners, size, threshold, close, open_, weighting, threads=_threads())
-    return post.binarize(native_maps(probs, corners, size, shape, protocol), threshold, close, open_, _threads())
+    if same:
+        maps = post.stitch_batch(probs, corners, size, protocol.post.weighting, threads=_threads())
+    else:
+        maps = native_maps(probs, corners, size, shape, protocol)
+    mask = post.binarize(maps, threshold, close, open_, _threads())
+    return lesion_stage(mask, maps, protocol) if protocol.post.lesions else mask
+
+
+def lesion_stage(mask: np.ndarray, maps: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """A subject's mask after the protocol's lesion stage (`[post] lesion_*`), on its stitched map."""
+    p = protocol.post
+    return post.filter_lesions(
+        mask,
+        np.ascontiguousarray(maps, np.float32),
+        p.lesion_min_area,
+        p.lesion_min_max_prob,
+        p.lesion_min_mean_prob,
+        p.lesion_keep_largest,
+        p.lesion_across,
+    )
 
 
 def native_maps(

@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from ichbench import post
 from ichbench.atomic import atomic_save, atomic_write_text
 from ichbench.inference.bundle import Bundle, bundle_model
 from ichbench.inference.infer import predict_masks, resample_input
 from ichbench.inference.scan import Scan
 from ichbench.models.contract import uses_morphology
-from ichbench.post import FULL_3D
 
 
 def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: bool = False) -> np.ndarray:
@@ -46,7 +46,7 @@ def summarize_mask(mask: np.ndarray, spacing: tuple[float, float, float] | None)
             "area_mm2": areas * pixel_mm2 if pixel_mm2 else np.nan,
         }
     )
-    labels, count = ndimage.label(mask, structure=FULL_3D)
+    labels, count = post.label(np.ascontiguousarray(mask, np.uint8))
     sizes = np.bincount(labels.ravel())[1:] if count else np.array([0])
     voxels = int(mask.sum())
     summary = {
