@@ -193,4 +193,12 @@ def test_leaderboard_prints_the_committed_tables_at_80_columns(cli) -> None:
     shown = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", env={"COLUMNS": "80"})
     assert shown.returncode == 0, shown.stderr
     assert "…" not in shown.stdout and max(len(line) for line in shown.stdout.splitlines()) <= 80
-    assert re.search(r"resunet\s+0\.\d{3}\s", shown.stdout)
+    # Each row names its recipe; lesion F1 and the false positives on empty scans stand beside Dice; the
+    # published means close the paper's test table, as on the page.
+    assert re.search(r"resunet\s+ladder-6-flip\s+0\.395\s+3033\s+0\.136", shown.stdout)
+    assert "FP vox (empty)" in shown.stdout and "lesion F1" in shown.stdout
+    assert re.search(r"U-Net\s+Table 9 \(published\)\s+0\.315", shown.stdout)
+    assert re.search(r"threshold \(140-230\)\s+sec\. 5 \(published\)\s+0\.135", shown.stdout)
+    cleanest = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", "--sort", "fp_volume_empty")
+    table = cleanest.stdout.split("ctich-1.0.0__test-b9e07fa1")[1]
+    assert table.index("3033") < table.index("4360") < table.index("22448")  # fewest false positives first

@@ -21,13 +21,16 @@ def print_results(frame, title: str, wide: bool = False, extra: tuple[str, ...] 
     # No vertical rules and one space between columns: the room goes to the numbers.
     out = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     out.add_column("model", no_wrap=True)
+    recipes = "recipe" in frame  # a leaderboard table: every recipe of one test
+    if recipes:
+        out.add_column("recipe", no_wrap=True)
     for m in metrics:
         out.add_column(m.label + (" ±sd" if wide and m.level == "subject" else ""), justify="right", no_wrap=True)
     labels = {name: label for name, label, _ in BUDGET}
     for c in extra:
         out.add_column(labels.get(c, c), justify="right", no_wrap=True)
     for _, row in frame.iterrows():
-        cells = [str(row["model"])]
+        cells = [str(row["model"])] + ([str(row["recipe"])] if recipes else [])
         for m in metrics:
             std = row.get(f"{m.name}_std", math.nan) if wide and m.level == "subject" else math.nan
             text = fmt(m, row.get(m.name, math.nan))

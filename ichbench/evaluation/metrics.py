@@ -159,9 +159,9 @@ TABLE: dict[str, Metric] = {
                doc="the paper's Dice: per slice with hemorrhage (an empty prediction scores 0), mean per subject"),
         Metric("jaccard_paper", "subject", "Jaccard", True, _per_positive_slice(jaccard),
                doc="the paper's Jaccard, averaged as `dice_paper`"),
-        Metric("dice_3d", "subject", "Dice 3-D", True, _volume_dice, key=True,
+        Metric("dice_3d", "subject", "Dice 3-D", True, _volume_dice,
                doc="Dice of the subject's whole volume"),
-        Metric("hd95", "subject", "HD95 px", False, None, digits=1, key=True,
+        Metric("hd95", "subject", "HD95 px", False, None, digits=1,
                doc="95th-percentile symmetric Hausdorff distance of the volume, in voxels; a miss scores the diagonal"),
         _reloaded("nsd", "subject", "NSD", True, None,
                   doc="normalized surface distance of the volume: the share of both surfaces within 2 mm of the other "
@@ -170,7 +170,7 @@ TABLE: dict[str, Metric] = {
                   doc="|predicted - true volume| / true volume"),
         _reloaded("volume_error_ml", "subject", "vol. err. mL", False, None, digits=2,
                   doc="|predicted - true volume| in mL (only where the voxel spacing is known)"),
-        _reloaded("fp_volume_empty", "empty", "FP vox (empty)", False, _predicted_voxels, digits=0,
+        _reloaded("fp_volume_empty", "empty", "FP vox (empty)", False, _predicted_voxels, digits=0, key=True,
                   doc="predicted voxels on a test subject without hemorrhage (all false positives), mean over them"),
         _reloaded("volume_icc", "cohort", "vol. ICC", True, cohort.volume_icc,
                   doc="ICC(A,1) of predicted against true volume over the subjects with hemorrhage"),
@@ -178,11 +178,11 @@ TABLE: dict[str, Metric] = {
                   doc="true lesions (3-D connected components) touched by any predicted voxel, over all true lesions"),
         _reloaded("lesion_precision", "cohort", "lesion prec.", True, cohort.lesion_precision,
                   doc="predicted components overlapping any true voxel, over all predicted components"),
-        _reloaded("lesion_f1", "cohort", "lesion F1", True, cohort.lesion_f1,
+        _reloaded("lesion_f1", "cohort", "lesion F1", True, cohort.lesion_f1, key=True,
                   doc="the harmonic mean of lesion sensitivity and precision"),
         Metric("dice_global", "pooled", "Dice global", True, _pixel_dice, doc="one Dice over all test pixels"),
         *(
-            Metric(k, "pooled", k[:4] + "." if k != "f1" else "F1", True, f, key=k in ("sensitivity", "specificity"),
+            Metric(k, "pooled", k[:4] + "." if k != "f1" else "F1", True, f,
                    doc=f"slice detection ({_SLICE}, the same rule for prediction and truth)")
             for k, f in _ONE.items()
         ),

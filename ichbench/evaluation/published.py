@@ -34,6 +34,19 @@ REFERENCE = "U-Net"  # the published row every model of the paper's test is test
 BEST = str(PUBLISHED[PUBLISHED["source"] == "Table 9"].sort_values("dice").iloc[-1]["model"])
 
 
+def published_rows() -> pd.DataFrame:
+    """The published means as rows of our columns (recipe: "<where the paper prints it> (published)"), to list
+    beside a table of the paper's test."""
+    return pd.DataFrame(
+        {
+            "model": PUBLISHED["model"],
+            "recipe": PUBLISHED["source"].str.replace("section 5 text", "sec. 5") + " (published)",
+            "dice_paper": PUBLISHED["dice"],
+            "jaccard_paper": PUBLISHED["jaccard"],
+        }
+    )
+
+
 def published_dice(name: str = REFERENCE) -> float:
     """A published row's Dice."""
     return float(PUBLISHED.set_index("model").loc[name, "dice"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ichbench.rundir import JobResult
 
 
@@ -57,3 +59,10 @@ def precision_cell(results: list[JobResult]) -> str:
     if not results or not all(r.training_precision for r in results):
         return ""
     return " + ".join(dict.fromkeys(r.training_precision for r in results))
+
+
+def recipe_labels(rows: pd.DataFrame) -> pd.Series:
+    """Each row's recipe as a label: its protocol's name, with the protocol hash's first 8 digits where rows of
+    one name have several hashes (`cpu`, and `cpu` with [cv] seeds)."""
+    clash = rows.groupby("protocol")["protocol_hash"].transform("nunique") > 1
+    return rows["protocol"].where(~clash, rows["protocol"] + "-" + rows["protocol_hash"].astype(str).str[:8])

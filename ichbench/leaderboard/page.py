@@ -12,6 +12,7 @@ from ichbench.evaluation.budget import BUDGET, fmt_budget
 from ichbench.evaluation.metrics import ALL_FLAGGED_NOTE, Metric, all_flagged, fmt, original_truth_pixels
 from ichbench.evaluation.metrics import table as metric_table
 from ichbench.evaluation.published import PUBLISHED, PUBLISHED_NAMES, REFERENCE, on_paper_test, published_dice
+from ichbench.leaderboard.cells import recipe_labels
 from ichbench.protocol import load_protocol
 
 
@@ -149,11 +150,7 @@ def _budget_figure(directory: Path, stem: str, latest: pd.DataFrame) -> list[str
     """`<stem>.budget.png` beside the table (Dice against training PFLOP), and the line that shows it."""
     from ichbench.leaderboard.figure import budget
 
-    recipes = latest["protocol"].where(
-        latest.groupby("protocol")["protocol_hash"].transform("nunique") == 1,
-        latest["protocol"] + "-" + latest["protocol_hash"].astype(str).str[:8],
-    )  # a recipe name two protocol hashes share (cpu, and cpu with seeds) is told apart by the hash
-    rows = latest.assign(label=latest["model"] + " (" + recipes + ")")
+    rows = latest.assign(label=latest["model"] + " (" + recipe_labels(latest) + ")")
     published = {REFERENCE: published_dice()} if on_paper_test(latest.iloc[0].to_dict()) else None
     data = budget(rows, published)
     if data is None:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ichbench.data.dataset import Dataset
 from ichbench.errors import RunError
+from ichbench.leaderboard.cells import recipe_labels
 from ichbench.protocol import Protocol, load_protocol
 from ichbench.rundir import PROTOCOL, RUN_JSON, SUMMARY, JobDir, job_dirs, read_result
 
@@ -109,9 +110,12 @@ def _same_test(metas: list[dict], dirs: list[Path]) -> None:
 def _labels(metas: list[dict], models: list[list[str]], dirs: list[Path]) -> list[dict[str, str]]:
     """Per run, model -> label: the name alone, or "name @ recipe" for a model that several runs hold."""
     count = Counter(m for names in models for m in names)
+    recipes = recipe_labels(
+        pd.DataFrame([{k: str(m.get(k, "")) for k in ("protocol", "protocol_hash")} for m in metas])
+    )
     labels, seen = [], {}
-    for meta, names, d in zip(metas, models, dirs):
-        label = {m: f"{m} @ {recipe_name(meta, metas)}" if count[m] > 1 else m for m in names}
+    for meta, names, d, recipe in zip(metas, models, dirs, recipes):
+        label = {m: f"{m} @ {recipe}" if count[m] > 1 else m for m in names}
         for model, text in label.items():
             if text in seen:
                 raise RunError(f"model {model!r} appears in both {seen[text]} and {d} under one recipe name")
@@ -123,14 +127,6 @@ def _labels(metas: list[dict], models: list[list[str]], dirs: list[Path]) -> lis
             seen[text] = d
         labels.append(label)
     return labels
-
-
-def recipe_name(meta: dict, metas: list[dict]) -> str:
-    """A run's recipe as a label: its protocol's name, with the protocol hash's first 8 digits where another
-    of the runs has a protocol of that name and another hash (`cpu` and `cpu` with [cv] seeds, say)."""
-    name, digest = meta["protocol"], str(meta.get("protocol_hash", ""))
-    clash = any(m["protocol"] == name and str(m.get("protocol_hash", "")) != digest for m in metas)
-    return f"{name}-{digest[:8]}" if clash else name
 
 
 def load_run_dataset(runs: Runs) -> Dataset | None:
