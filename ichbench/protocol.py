@@ -54,6 +54,10 @@ ADDED_LATER_KEYS = (
     ("post", "lesion_min_mean_prob"),
     ("post", "lesion_keep_largest"),
     ("post", "lesion_across"),
+    ("post", "lesion_search"),
+    ("post", "lesion_area_grid"),
+    ("post", "lesion_prob_grid"),
+    ("post", "lesion_dice_tolerance"),
     ("cv", "seeds"),
     ("windows", "foreground"),
 )

@@ -68,6 +68,15 @@ def validate(source: str, p: Protocol) -> None:
             "[post] lesion_min_max_prob and lesion_min_mean_prob must be in [0, 1]",
         ),
         (
+            all(a >= 0 for a in p.post.lesion_area_grid) and all(0 <= q <= 1 for q in p.post.lesion_prob_grid),
+            "[post] lesion_area_grid must hold areas >= 0 and lesion_prob_grid probabilities in [0, 1]",
+        ),
+        (
+            not p.post.lesion_search or bool(p.post.lesion_area_grid or p.post.lesion_prob_grid),
+            "[post] lesion_search needs a lesion_area_grid or a lesion_prob_grid to search",
+        ),
+        (0 <= p.post.lesion_dice_tolerance <= 1, "[post] lesion_dice_tolerance must be in [0, 1]"),
+        (
             p.phantom.size * p.data.scale >= p.windows.size,
             f"[phantom] size {p.phantom.size} at [data] scale {p.data.scale} is smaller than the window",
         ),

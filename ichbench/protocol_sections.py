@@ -130,6 +130,15 @@ class Post:
     lesion_min_mean_prob: float = 0.0
     lesion_keep_largest: int = 0
     lesion_across: bool = True
+    # The lesion stage decided on validation, as nnU-Net decides its post-processing: with lesion_search,
+    # each fold tries every (minimum area, minimum largest probability) of the two grids (and 0, no filter)
+    # on its validation subjects at its threshold, and keeps the one with the highest lesion F1 whose paper
+    # Dice is at most lesion_dice_tolerance below the unfiltered one (ties: the smaller filter). The choice
+    # replaces lesion_min_area and lesion_min_max_prob for the fold's test and is recorded per fold.
+    lesion_search: bool = False
+    lesion_area_grid: tuple[int, ...] = ()
+    lesion_prob_grid: tuple[float, ...] = ()
+    lesion_dice_tolerance: float = 0.01
 
     @property
     def lesions(self) -> bool:

@@ -40,7 +40,7 @@ def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bo
     shape = tuple(dataset.subjects[0].image.shape[1:])
     model, threshold = bundle_model(bundle, ensemble)
     tags = {"model": bundle.name, "fold": 0}
-    protocol, size = bundle.protocol_at(shape), bundle.model_shape(shape)
+    protocol, size = bundle.protocol_at(shape, ensemble), bundle.model_shape(shape)
     precision = bundle.precision(torch.device(device))
     scores = score_subjects(model, dataset.subjects, protocol, torch.device(device), threshold, tags, size, precision)
     result = JobResult(

@@ -57,13 +57,24 @@ class Bundle:
             )
         return shape[0] // f, shape[1] // f
 
-    def protocol_at(self, shape: tuple[int, int]) -> Protocol:
+    def used_folds(self, ensemble: bool) -> list[int]:
+        """The folds a prediction uses: all of them for an ensemble, else the first."""
+        return sorted(self.models) if ensemble else [min(self.models)]
+
+    def protocol_at(self, shape: tuple[int, int], ensemble: bool = False) -> Protocol:
         """The protocol with its closing and opening kernels and its smallest lesion (given in the training
         data's native pixels) converted to pixels of a scan of `shape`, so they cover the same anatomy at any
-        resolution (a kernel by the ratio of the sides, an area by its square)."""
+        resolution (a kernel by the ratio of the sides, an area by its square). Where the folds chose their
+        lesion filter on validation ([post] lesion_search), the used folds' choice (their mean) is applied."""
         native = self.meta.get("native_shape") or shape
         ratio = shape[0] / native[0]
         post = self.protocol.post
+        filters = self.meta.get("lesion_filters") or {}
+        chosen = [filters[str(f)] for f in self.used_folds(ensemble) if str(f) in filters]
+        if chosen:
+            area = round(sum(c["min_area"] for c in chosen) / len(chosen))
+            prob = sum(c["min_max_prob"] for c in chosen) / len(chosen)
+            post = replace(post, lesion_min_area=area, lesion_min_max_prob=prob)
         close, open_ = (max(1, round(k * ratio)) if k else 0 for k in (post.close, post.open))
         area = max(1, round(post.lesion_min_area * ratio * ratio)) if post.lesion_min_area else 0
         return replace(self.protocol, post=replace(post, close=close, open=open_, lesion_min_area=area))
@@ -111,6 +122,13 @@ def export_bundle(run_dir: Path, model: str, folds: str, out: Path) -> Path:
         "folds": chosen,
         "seed": seed,  # of a run of several seeds
         "thresholds": {str(f): r.threshold for f, r in results.items()},
+        # Each fold's lesion filter, where it chose one on validation ([post] lesion_search).
+        "lesion_filters": {
+            str(f): {k: r.lesion_filter[k] for k in ("min_area", "min_max_prob")}
+            for f, r in results.items()
+            if r.lesion_filter
+        }
+        or None,
         # What the folds trained in (predict uses it where the device computes it fast): one, or unknown.
         "precision": precisions.pop() if len(precisions) == 1 else None,
         "protocol": protocol.name,
@@ -232,6 +250,6 @@ class Ensemble(torch.nn.Module):
 
 def bundle_model(bundle: Bundle, ensemble: bool) -> tuple[torch.nn.Module, float]:
     """The model to predict with (the first fold's, or the ensemble of all folds) and its threshold."""
-    folds = sorted(bundle.models) if ensemble else [min(bundle.models)]
+    folds = bundle.used_folds(ensemble)
     model = Ensemble([bundle.models[f] for f in folds]) if ensemble else bundle.models[folds[0]]
     return model.eval(), bundle.threshold(folds)

@@ -110,16 +110,22 @@ def predict_masks(
     probs, corners = window_probs(model, image, protocol, device, precision)
     size = tuple(np.shape(image)[-2:])
     close, open_ = kernels(protocol, morphology)
-    same = shape is None or tuple(shape) == size
-    if same and not protocol.post.lesions:
+    if (shape is None or tuple(shape) == size) and not protocol.post.lesions:
         weighting = protocol.post.weighting
         return post.stitch_binarize(probs, corners, size, threshold, close, open_, weighting, threads=_threads())
-    if same:
-        maps = post.stitch_batch(probs, corners, size, protocol.post.weighting, threads=_threads())
-    else:
-        maps = native_maps(probs, corners, size, shape, protocol)
+    maps = stitched_maps(probs, corners, size, shape, protocol)
     mask = post.binarize(maps, threshold, close, open_, _threads())
     return lesion_stage(mask, maps, protocol) if protocol.post.lesions else mask
+
+
+def stitched_maps(
+    probs: np.ndarray, corners: np.ndarray, size: tuple[int, int], shape: tuple[int, int] | None, protocol: Protocol
+) -> np.ndarray:
+    """Window probabilities stitched at the input's `size`, upsampled to `shape` where it differs (the
+    native size): the (S, H, W) float32 maps the masks and the lesion stage are made from."""
+    if shape is None or tuple(shape) == tuple(size):
+        return post.stitch_batch(probs, corners, size, protocol.post.weighting, threads=_threads())
+    return native_maps(probs, corners, size, shape, protocol)
 
 
 def lesion_stage(mask: np.ndarray, maps: np.ndarray, protocol: Protocol) -> np.ndarray:

@@ -28,7 +28,7 @@ def predict_scan(bundle: Bundle, scan: Scan, device: torch.device, ensemble: boo
     shape = tuple(scan.image.shape[1:])
     image = scan.model_input(bundle.protocol.input)  # windowed at full size, then resampled, as on load
     image = resample_input(image, bundle.model_shape(shape))
-    protocol = bundle.protocol_at(shape)
+    protocol = bundle.protocol_at(shape, ensemble)
     morphology, precision = uses_morphology(model), bundle.precision(device)
     return predict_masks(model.to(device), image, protocol, device, threshold, morphology, shape, precision)
 

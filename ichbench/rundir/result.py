@@ -50,6 +50,7 @@ class JobResult:
     threads: int | None = None  # torch's intra-op threads: they change the numbers (a reduction's order)
     code: dict | None = None  # the code this job loaded (environment.CodeState.record)
     weights_from: dict | None = None  # --weights-from: the source job, its weights' SHA-256, code and device
+    lesion_filter: dict | None = None  # [post] lesion_search: the fold's chosen filter, at_edge, the curve
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document: every field, without the optional ones this result does not have."""

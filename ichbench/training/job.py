@@ -21,6 +21,7 @@ from ichbench.inference.infer import precision_for
 from ichbench.models.cost import forward_gflop, pflop
 from ichbench.protocol import Protocol
 from ichbench.rundir import BEST, CHECKPOINT, JOBS, PREDICTIONS, JobResult, job_path, read_result, write_result
+from ichbench.training.lesions import search_lesions
 from ichbench.training.memory import peak_mb, reset_peak
 from ichbench.training.train import TimeLimit, train
 
@@ -129,10 +130,14 @@ def run_job(
             f"{exc}. Job {job.key} cannot resume from it; rerun with --resume --restart-damaged to restart "
             "that job from scratch (the damaged files are kept as *.damaged)"
         ) from None
+    choice = None
+    if protocol.post.lesion_search:  # decided on the validation subjects, like the threshold (training time)
+        val = dataset.subset(fold.val)
+        choice = search_lesions(trained.model, val, protocol, device, precision, trained.threshold)
     trained_at = time.perf_counter()
     tags = {"model": job.model, "fold": job.fold, **({} if job.seed is None else {"seed": job.seed})}
-    test = dataset.subset(fold.test)
-    scores = score_subjects(trained.model, test, protocol, device, trained.threshold, tags, precision=precision)
+    test, scored = dataset.subset(fold.test), choice.applied(protocol) if choice else protocol
+    scores = score_subjects(trained.model, test, scored, device, trained.threshold, tags, precision=precision)
     infer_seconds = time.perf_counter() - trained_at
     # Epochs run before an interruption count too: their time is in the history.
     train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else trained_at - start
@@ -157,6 +162,7 @@ def run_job(
         ),
         history=trained.history,
         threshold_curve=trained.curve,
+        lesion_filter=choice.record() if choice else None,
         per_slice=scores.per_slice,
         per_subject=scores.per_subject,
     )
