@@ -123,3 +123,20 @@ def test_detection_by_the_original_rule_by_hand() -> None:
     # Original rule: 0/255 truth, so 2+ pixels are positive (2, 500, 3) -> TP 2, FP 0, FN 1, TN 1.
     original = tuple(p[f"{k}_original"] for k in ("sensitivity", "specificity", "precision", "accuracy"))
     assert original == pytest.approx((2 / 3, 1, 1, 3 / 4))
+
+
+def test_dice_per_positive_slice_by_hand() -> None:
+    """HGI-SAM's Dice: every slice with hemorrhage counts once, whatever its subject (pooled, not per subject)."""
+    rows = [  # subject, tp, fp, fn (truth = tp + fn, prediction = tp + fp)
+        ("a", 3, 1, 0),  # 6 / 7
+        ("a", 0, 0, 5),  # a missed slice: 0
+        ("a", 0, 9, 0),  # no hemorrhage: not counted, however many false positives
+        ("b", 2, 2, 0),  # 4 / 6
+    ]
+    per_slice = pd.DataFrame(
+        [
+            {"fold": 0, "subject": s, "tp": tp, "fp": fp, "fn": fn, "pred_pixels": tp + fp, "truth_pixels": tp + fn}
+            for s, tp, fp, fn in rows
+        ]
+    )
+    assert pooled(per_slice, 0)["dice_slice"] == pytest.approx((6 / 7 + 0 + 4 / 6) / 3)

@@ -92,6 +92,8 @@ def test_pooled_ci_resamples_subjects() -> None:
             "o_fp": [0, 1, 0],
             "o_fn": [0, 0, 0],
             "o_tn": [3, 2, 4],
+            "s_dice": [0.9, 0.0, 0.8],
+            "s_pos": [1, 1, 1],
         }
     )
     rows = counts.to_numpy(float)

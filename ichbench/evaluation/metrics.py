@@ -25,7 +25,9 @@ from ichbench.evaluation import cohort
 ORIGINAL_TRUTH_SCALE = 255  # the original code's masks were 0/255, its predictions 0/1
 # Columns summed per (fold, subject) for pooled metrics: pixel counts, slice detection by one rule for
 # prediction and truth (d_), and by the original code's rule (o_).
-COUNT_COLUMNS = ("tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn", "o_tp", "o_fp", "o_fn", "o_tn")
+# s_dice and s_pos: each slice with hemorrhage's own Dice (0 elsewhere) and 1 (0 elsewhere), whose sums give
+# the per-positive-slice mean Dice.
+COUNT_COLUMNS = ("tp", "fp", "fn", "d_tp", "d_fp", "d_fn", "d_tn", "o_tp", "o_fp", "o_fn", "o_tn", "s_dice", "s_pos")
 
 Counts = Mapping[str, np.ndarray]
 # Every standard deviation ichbench reports (over subjects, folds or seeds) is a population one, as the
@@ -181,6 +183,8 @@ TABLE: dict[str, Metric] = {
         _reloaded("lesion_f1", "cohort", "lesion F1", True, cohort.lesion_f1, key=True,
                   doc="the harmonic mean of lesion sensitivity and precision"),
         Metric("dice_global", "pooled", "Dice global", True, _pixel_dice, doc="one Dice over all test pixels"),
+        Metric("dice_slice", "pooled", "Dice/slice", True, lambda s: _ratio(s["s_dice"], s["s_pos"]), later=True,
+               doc="HGI-SAM's Dice: each slice with hemorrhage's own Dice, averaged over all such test slices"),
         *(
             Metric(k, "pooled", k[:4] + "." if k != "f1" else "F1", True, f,
                    doc=f"slice detection ({_SLICE}, the same rule for prediction and truth)")

@@ -12,7 +12,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from ichbench.evaluation.metrics import COUNT_COLUMNS, ORIGINAL_TRUTH_SCALE, detected, names, sd, table
+from ichbench.evaluation.metrics import (
+    COUNT_COLUMNS,
+    ORIGINAL_TRUTH_SCALE,
+    detected,
+    dice_array,
+    names,
+    sd,
+    table,
+)
 from ichbench.rundir import JobResult
 
 
@@ -21,9 +29,12 @@ def _with_detection(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
     p = detected(per_slice["pred_pixels"], min_pixels)
     t = detected(per_slice["truth_pixels"], min_pixels)
     o = detected(per_slice["truth_pixels"] * ORIGINAL_TRUTH_SCALE, min_pixels)
+    positive = per_slice["truth_pixels"] > 0
+    own = np.where(positive, np.nan_to_num(dice_array(per_slice["tp"], per_slice["fp"], per_slice["fn"])), 0.0)
     return per_slice.assign(
-        d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o
-    )
+        d_tp=p & t, d_fp=p & ~t, d_fn=~p & t, d_tn=~p & ~t, o_tp=p & o, o_fp=p & ~o, o_fn=~p & o, o_tn=~p & ~o,
+        s_dice=own, s_pos=positive,
+    )  # fmt: skip
 
 
 def subject_counts(per_slice: pd.DataFrame, min_pixels: int) -> pd.DataFrame:
