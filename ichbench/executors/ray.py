@@ -26,8 +26,6 @@ MAX_RETRIES = 3
 def _remote_job(job: Job, ctx: JobContext, dataset: Dataset, queue, threads: int) -> JobResult | None:
     """What one Ray worker does: run (or resume) the job with `threads` torch threads (the result records
     them), streaming epochs to the driver."""
-    import torch
-
     torch.set_num_threads(max(1, threads))
     return run_job(
         job,

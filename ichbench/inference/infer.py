@@ -122,10 +122,10 @@ def stitched_maps(
     probs: np.ndarray, corners: np.ndarray, size: tuple[int, int], shape: tuple[int, int] | None, protocol: Protocol
 ) -> np.ndarray:
     """Window probabilities stitched at the input's `size`, upsampled to `shape` where it differs (the
-    native size): the (S, H, W) float32 maps the masks and the lesion stage are made from."""
+    native size): the (S, H, W) float32 C-contiguous maps the masks and the lesion stage are made from."""
     if shape is None or tuple(shape) == tuple(size):
         return post.stitch_batch(probs, corners, size, protocol.post.weighting, threads=_threads())
-    return native_maps(probs, corners, size, shape, protocol)
+    return np.ascontiguousarray(native_maps(probs, corners, size, shape, protocol), np.float32)
 
 
 def lesion_stage(mask: np.ndarray, maps: np.ndarray, protocol: Protocol) -> np.ndarray:
@@ -133,7 +133,7 @@ def lesion_stage(mask: np.ndarray, maps: np.ndarray, protocol: Protocol) -> np.n
     p = protocol.post
     return post.filter_lesions(
         mask,
-        np.ascontiguousarray(maps, np.float32),
+        maps,
         p.lesion_min_area,
         p.lesion_min_max_prob,
         p.lesion_min_mean_prob,

@@ -124,17 +124,17 @@ def _against(runs: Runs, name: str) -> document.Section:
     """Every model against one published mean (the reference U-Net; the best published network)."""
     value = published_dice(name)
     versus = stats.against_published(seed_average(runs.per_subject), value)
-    why = "" if name == REFERENCE else "the best published network, so a claim to be above every published model "
-    why += "is tested here; " if why else ""
+    best = name != REFERENCE
+    why = "the best published network, so a claim to be above every published model is tested here; " if best else ""
     intro = (
         f"Per-subject Dice (subjects with hemorrhage) against the published {name} ({value:g}, Table 9; {why}"
         "a mean without spread): 95% bootstrap interval of each model's mean, two-sided one-sample Wilcoxon "
         f"signed-rank test of Dice - {value:g} over subjects (normal approximation with continuity correction, "
         "zero differences dropped, as for the paired tests), Holm-adjusted over the models."
     )
-    key = "published-test" if name == REFERENCE else "published-best"
-    title = f"Against the published {name}" if name == REFERENCE else f"Against the best published model, {name}"
-    return document.Section(key, title, intro, versus)
+    if best:
+        return document.Section("published-best", f"Against the best published model, {name}", intro, versus)
+    return document.Section("published-test", f"Against the published {name}", intro, versus)
 
 
 def _results_table(runs: Runs, min_px: int) -> pd.DataFrame:

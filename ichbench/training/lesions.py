@@ -14,7 +14,6 @@ import itertools
 import math
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -70,7 +69,7 @@ def search_lesions(
     for s in val:
         truth = s.truth(protocol.metrics.native)
         probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device, precision)
-        maps = np.ascontiguousarray(stitched_maps(probs, corners, s.mask.shape[1:], truth.shape[1:], protocol))
+        maps = stitched_maps(probs, corners, s.mask.shape[1:], truth.shape[1:], protocol)
         mask = post.binarize(maps, threshold, close, open_)
         for area, prob in points:
             kept = post.filter_lesions(mask, maps, area, prob, across=protocol.post.lesion_across)
