@@ -1,4 +1,5 @@
-// pybind11 bindings of the lesion stage (lesion.hpp): ichbench._post.label, components and filter_lesions.
+// pybind11 bindings of the lesion stage (lesion.hpp, brain.hpp): ichbench._post.label, components,
+// filter_lesions and brain_mask.
 // Arrays arrive already checked (dtype, rank, contiguity, matching shapes) by ichbench/post.py.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "brain.hpp"
 #include "lesion.hpp"
 
 namespace ichbench_lesion_bindings {
@@ -83,12 +85,29 @@ inline py::array_t<uint8_t> py_filter_lesions(const ByteArray& mask, const Float
     return out;
 }
 
+// The brain mask of an (S, H, W) brain-window image (brain.hpp).
+inline py::array_t<uint8_t> py_brain_mask(const ByteArray& image, int low, int high, int erode) {
+    if (image.ndim() != 3) throw std::invalid_argument("image must have shape (S, H, W)");
+    if (low < 0 || high > 255 || low > high) throw std::invalid_argument("need 0 <= low <= high <= 255");
+    if (erode < 0) throw std::invalid_argument("erode must be >= 0");
+    const int s = int(image.shape(0)), h = int(image.shape(1)), w = int(image.shape(2));
+    py::array_t<uint8_t> out({s, h, w});
+    uint8_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        brain_mask(image.data(), s, h, w, uint8_t(low), uint8_t(high), erode, dst);
+    }
+    return out;
+}
+
 inline void bind_lesions(py::module_& m) {
     m.def("label", &py_label, py::arg("mask").noconvert(), py::arg("across"));
     m.def("components", &py_components, py::arg("mask").noconvert(), py::arg("prob").noconvert(), py::arg("across"));
     m.def("filter_lesions", &py_filter_lesions, py::arg("mask").noconvert(), py::arg("prob").noconvert(),
           py::arg("across"), py::arg("min_area"), py::arg("min_max_prob"), py::arg("min_mean_prob"),
           py::arg("keep_largest"));
+    m.def("brain_mask", &py_brain_mask, py::arg("image").noconvert(), py::arg("low"), py::arg("high"),
+          py::arg("erode"));
 }
 
 }  // namespace ichbench_lesion_bindings

@@ -261,3 +261,15 @@ def filter_lesions(
     return _post.filter_lesions(
         mask, prob, bool(across), int(min_area), float(min_max_prob), float(min_mean_prob), int(keep_largest)
     )
+
+
+def brain_mask(
+    image: np.ndarray, low: int = DEFAULT.brain_low, high: int = DEFAULT.brain_high, erode: int = DEFAULT.brain_erode
+) -> np.ndarray:
+    """The brain of each slice of an (S, H, W) uint8 brain-window image: the largest 8-connected region of
+    intensities in [low, high], its holes filled, eroded by a (2 erode + 1) square (as scipy.ndimage.label,
+    binary_fill_holes and cv2.erode compute them); (S, H, W) uint8 0/1."""
+    _require(image, "image", 3, np.uint8)
+    if not (_whole(low, 0, 255) and _whole(high, 0, 255) and low <= high and _whole(erode, 0, 2**15)):
+        raise PostError(f"need whole 0 <= low <= high <= 255 and erode >= 0, got {low!r}, {high!r}, {erode!r}")
+    return _post.brain_mask(image, int(low), int(high), int(erode))

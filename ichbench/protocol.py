@@ -58,6 +58,10 @@ ADDED_LATER_KEYS = (
     ("post", "lesion_area_grid"),
     ("post", "lesion_prob_grid"),
     ("post", "lesion_dice_tolerance"),
+    ("post", "brain_mask"),
+    ("post", "brain_low"),
+    ("post", "brain_high"),
+    ("post", "brain_erode"),
     ("cv", "seeds"),
     ("windows", "foreground"),
 )

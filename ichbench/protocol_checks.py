@@ -77,6 +77,10 @@ def validate(source: str, p: Protocol) -> None:
         ),
         (0 <= p.post.lesion_dice_tolerance <= 1, "[post] lesion_dice_tolerance must be in [0, 1]"),
         (
+            0 <= p.post.brain_low <= p.post.brain_high <= 255 and p.post.brain_erode >= 0,
+            "[post] brain_low and brain_high must satisfy 0 <= brain_low <= brain_high <= 255, brain_erode >= 0",
+        ),
+        (
             p.phantom.size * p.data.scale >= p.windows.size,
             f"[phantom] size {p.phantom.size} at [data] scale {p.data.scale} is smaller than the window",
         ),

@@ -139,13 +139,20 @@ class Post:
     lesion_area_grid: tuple[int, ...] = ()
     lesion_prob_grid: tuple[float, ...] = ()
     lesion_dice_tolerance: float = 0.01
+    # The brain mask before the components (post.brain_mask): with brain_mask, predicted pixels outside the
+    # largest region of brain-window intensity in [brain_low, brain_high] (holes filled, eroded by
+    # brain_erode native pixels) are dropped. 43 is 0 HU in the brain window, 254 excludes the saturated
+    # skull (100 HU and above).
+    brain_mask: bool = False
+    brain_low: int = 43
+    brain_high: int = 254
+    brain_erode: int = 0
 
     @property
     def lesions(self) -> bool:
         """Whether the lesion stage can drop anything."""
-        return any(
-            (self.lesion_min_area, self.lesion_min_max_prob, self.lesion_min_mean_prob, self.lesion_keep_largest)
-        )
+        filters = (self.lesion_min_area, self.lesion_min_max_prob, self.lesion_min_mean_prob, self.lesion_keep_largest)
+        return self.brain_mask or any(filters)
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,10 @@ def test_threshold_at_the_grid_edge_and_the_summary_by_hand(_fold) -> None:
     cpu = load_protocol("cpu")  # a grid of 0.1 ... 0.9, searched
     folds = [
         _fold([0.5, 0.4], best=1, threshold=0.1, gflop_per_window=2.0, train_pflop=1.5, train_seconds=3600.0,
-              infer_seconds=360.0, peak_memory_mb=900.0),
+              infer_seconds=360.0, peak_memory_mb=900.0, lesion_filter={"min_area": 800, "at_edge": True}),
         _fold([0.5, 0.6, 0.7, 0.8], best=0, threshold=0.5, gflop_per_window=2.0, train_pflop=0.5,
-              train_seconds=1800.0, infer_seconds=360.0, peak_memory_mb=1200.0),
+              train_seconds=1800.0, infer_seconds=360.0, peak_memory_mb=1200.0,
+              lesion_filter={"min_area": 100, "at_edge": False}),
     ]  # fmt: skip
     assert threshold_at_edge(folds[0], cpu) and not threshold_at_edge(folds[1], cpu)
     assert threshold_at_edge(folds[0], load_protocol("paper")) is None  # paper's threshold is fixed
@@ -61,8 +62,10 @@ def test_threshold_at_the_grid_edge_and_the_summary_by_hand(_fold) -> None:
         "peak_memory_mb": 1200.0,
         "still_learning": 0.5,
         "threshold_at_edge": 0.5,
+        "lesion_at_edge": 0.5,
     }
-    assert math.isnan(summarize_budget([_fold([0.5], best=0)], cpu)["train_pflop"])  # results from before
+    before = summarize_budget([_fold([0.5], best=0)], cpu)  # results from before the recording
+    assert math.isnan(before["train_pflop"]) and math.isnan(before["lesion_at_edge"])
     # 3 forwards per trained window, one per predicted one: 2 GFLOP x (3 x 1e5 + 2e5) = 1e6 GFLOP.
     assert pflop(2.0, 1e5, 2e5) == pytest.approx(1.0)
 

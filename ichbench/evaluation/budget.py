@@ -41,9 +41,14 @@ BUDGET = (
         "thr at edge",
         "share of folds whose searched threshold is the lowest or highest value of the grid",
     ),
+    (
+        "lesion_at_edge",
+        "lesion at edge",
+        "share of folds whose validation-decided lesion filter is the grid's largest area or probability",
+    ),
 )
 BUDGET_COLUMNS = [name for name, _, _ in BUDGET]
-SHARES = ("still_learning", "threshold_at_edge")
+SHARES = ("still_learning", "threshold_at_edge", "lesion_at_edge")
 
 
 def fmt_budget(name: str, value: object) -> str:
@@ -84,6 +89,11 @@ def threshold_at_edge(result: JobResult, protocol: Protocol) -> bool | None:
     return bool(math.isclose(result.threshold, min(grid)) or math.isclose(result.threshold, max(grid)))
 
 
+def lesion_at_edge(result: JobResult) -> bool | None:
+    """Whether a fold's validation-decided lesion filter lies on its grid's edge (None: no search)."""
+    return None if result.lesion_filter is None else bool(result.lesion_filter["at_edge"])
+
+
 def summarize_budget(results: list[JobResult], protocol: Protocol) -> dict[str, float]:
     """The budget columns of one model's fold results (NaN where the results predate the recording)."""
 
@@ -105,6 +115,7 @@ def summarize_budget(results: list[JobResult], protocol: Protocol) -> dict[str, 
         "peak_memory_mb": math.nan if any(p is None for p in peaks) else float(max(peaks)),
         "still_learning": share([still_learning(r, protocol.training.select) for r in results]),
         "threshold_at_edge": share([threshold_at_edge(r, protocol) for r in results]),
+        "lesion_at_edge": share([lesion_at_edge(r) for r in results]),
     }
 
 

@@ -103,10 +103,10 @@ def predict_masks(
     precision: str = "fp32",
 ) -> np.ndarray:
     """(S, H, W) uint8 masks of one subject's slices (input as in window_probs): every window predicted,
-    stitched, thresholded, closed and opened, then the protocol's lesion stage. At the input's size in one
-    pass (ichbench.post.stitch_binarize) when the stage is off; at another `shape` (a native resolution) the
-    stitched map is upsampled there first (see `upsample`). The lesion stage reads the stitched map beside
-    the mask: the components' confidence."""
+    stitched, thresholded, closed and opened, then the protocol's lesion stage (brain mask, components). At
+    the input's size in one pass (ichbench.post.stitch_binarize) when the stage is off; at another `shape`
+    (a native resolution) the stitched map is upsampled there first (see `upsample`). The lesion stage
+    reads the stitched map beside the mask: the components' confidence."""
     probs, corners = window_probs(model, image, protocol, device, precision)
     size = tuple(np.shape(image)[-2:])
     close, open_ = kernels(protocol, morphology)
@@ -114,8 +114,21 @@ def predict_masks(
         weighting = protocol.post.weighting
         return post.stitch_binarize(probs, corners, size, threshold, close, open_, weighting, threads=_threads())
     maps = stitched_maps(probs, corners, size, shape, protocol)
-    mask = post.binarize(maps, threshold, close, open_, _threads())
+    mask = within_brain(post.binarize(maps, threshold, close, open_, _threads()), image, protocol)
     return lesion_stage(mask, maps, protocol) if protocol.post.lesions else mask
+
+
+def within_brain(mask: np.ndarray, image: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """The mask limited to the brain (`[post] brain_mask`; else as it is). The brain is found on the input's
+    own brain-window channel (channel 0), upsampled to the mask's size as the probabilities are, so that
+    `brain_erode` counts the mask's (native) pixels."""
+    p = protocol.post
+    if not p.brain_mask:
+        return mask
+    brain = as_input(image)[:, 0]
+    if brain.shape[1:] != mask.shape[1:]:
+        brain = np.clip(np.rint(upsample(brain.astype(np.float32), mask.shape[1:])), 0, 255).astype(np.uint8)
+    return mask & post.brain_mask(np.ascontiguousarray(brain), p.brain_low, p.brain_high, p.brain_erode)
 
 
 def stitched_maps(

@@ -65,7 +65,10 @@ def table(frame: pd.DataFrame, by_test: bool = False) -> str:
     return "\n".join(lines)
 
 
-SHOWN_BUDGET = ("train_pflop", "train_hours", "infer_hours", "peak_memory_mb", "still_learning", "threshold_at_edge")
+SHOWN_BUDGET = (
+    "train_pflop", "train_hours", "infer_hours", "peak_memory_mb", "still_learning", "threshold_at_edge",
+    "lesion_at_edge",
+)  # fmt: skip
 
 
 def _published_row(r: pd.Series, metrics: list[Metric], n_budget: int) -> str:

@@ -15,10 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ichbench.data.dataset import SUBTYPES  # noqa: E402
-from ichbench.evaluation.metrics import detected, dice_array  # noqa: E402
+from ichbench.evaluation.subtypes import ABBREVIATIONS  # noqa: E402
 from ichbench.leaderboard.figure import WIDTH, legend_outside, png  # noqa: E402
-
-ABBREVIATIONS = ["IVH", "IPH", "SAH", "EDH", "SDH"]  # in the order of SUBTYPES
 
 
 def forest(results: pd.DataFrame, published: dict[str, float] | None) -> bytes:
@@ -154,30 +152,20 @@ def threshold_curves(curves: pd.DataFrame, models: list[str]) -> bytes | None:
     return png(fig)
 
 
-def subtype_breakdown(per_slice: pd.DataFrame, models: list[str], min_pixels: int) -> tuple[bytes, pd.DataFrame]:
-    """Slice-level Dice and detection sensitivity per hemorrhage subtype and model."""
-    rows = []
-    for model in models:
-        mine = per_slice[per_slice.model == model]
-        for subtype in SUBTYPES:
-            flagged = mine[(mine[subtype.lower()] == 1) & (mine.truth_pixels > 0)]
-            d = np.nanmean(dice_array(flagged.tp, flagged.fp, flagged.fn)) if len(flagged) else np.nan
-            positive = flagged[detected(flagged.truth_pixels, min_pixels)]
-            sens = detected(positive.pred_pixels, min_pixels).mean() if len(positive) else np.nan
-            rows.append({"model": model, "subtype": subtype, "slices": len(flagged), "dice": d, "sensitivity": sens})
-    table = pd.DataFrame(rows)
+def subtype_breakdown(scores: pd.DataFrame, models: list[str]) -> bytes:
+    """Slice-level Dice and detection sensitivity per hemorrhage type and model (evaluation.subtypes)."""
     fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 7.0), sharex=True)
     width = 0.8 / max(len(models), 1)
     for k, model in enumerate(models):
-        mine = table[table.model == model]
+        mine = scores[scores.model == model].set_index("subtype").reindex(list(SUBTYPES))
         for ax, col in zip(axes, ("dice", "sensitivity")):
             ax.bar(np.arange(len(SUBTYPES)) + k * width, mine[col].fillna(0), width, label=model)
     for ax, col in zip(axes, ("slice Dice", "detection sensitivity")):
-        ax.set_xticks(np.arange(len(SUBTYPES)) + 0.4 - width / 2, ABBREVIATIONS)
+        ax.set_xticks(np.arange(len(SUBTYPES)) + 0.4 - width / 2, [ABBREVIATIONS[t] for t in SUBTYPES])
         ax.set_ylabel(col)
         ax.set_ylim(0, 1)
     legend_outside(axes[0])
-    return png(fig), table
+    return png(fig)
 
 
 def bland_altman(per_subject: pd.DataFrame, models: list[str]) -> bytes | None:

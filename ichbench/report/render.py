@@ -20,6 +20,7 @@ from ichbench.evaluation.published import (
     on_paper_test,
     published_dice,
 )
+from ichbench.evaluation.subtypes import subtype_dice_table, subtype_scores
 from ichbench.evaluation.summary import seed_average, summarize
 from ichbench.leaderboard.figure import STYLE
 from ichbench.leaderboard.figure import budget as budget_figure
@@ -40,14 +41,16 @@ def _build(runs: Runs, out: Path) -> Path:
     min_px = runs.protocol.metrics.detection_pixels
     results = _results_table(runs, min_px)
     pvalues = stats.wilcoxon_matrix(runs.per_subject)
+    types = subtype_scores(runs.per_slice, runs.models, min_px)
     figures = {
         "forest": (
             "Who wins: Dice per subject (paper definition) with 95% bootstrap intervals",
             plots.forest(results, _published(runs)),
         ),
-        **_figures(runs, min_px),
+        **_figures(runs, min_px, types),
     }
     sections = _sections(runs, results)
+    sections.append(_subtypes(types))
     for model, rungs in runs.ladders.items():
         ladder = ladder_table(runs.per_subject, runs.summary, rungs)
         sections.append(document.Section(f"ladder-{model}", f"Ladder: {model}", LADDER_TEST, ladder))
@@ -120,6 +123,18 @@ def _sections(runs: Runs, results: pd.DataFrame) -> list[document.Section]:
     return sections
 
 
+def _subtypes(scores: pd.DataFrame) -> document.Section:
+    """Dice by hemorrhage type, from the per-slice type labels."""
+    intro = (
+        "Dice by hemorrhage type: each slice with hemorrhage labelled with the type scores its own Dice (an empty "
+        "prediction scores 0), averaged over those slices of every fold (HGI-SAM's per-slice Dice, restricted "
+        "to the type; a slice showing several types counts for each). Headings give the distinct test slices "
+        "and subjects. Means only: a type seen in a few subjects has no usable interval."
+    )
+    table = subtype_dice_table(scores)
+    return document.Section("subtypes", "Dice by hemorrhage type", intro, table)
+
+
 def _against(runs: Runs, name: str) -> document.Section:
     """Every model against one published mean (the reference U-Net; the best published network)."""
     value = published_dice(name)
@@ -152,7 +167,7 @@ def _results_table(runs: Runs, min_px: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
+def _figures(runs: Runs, min_px: int, types: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
     figs: dict[str, tuple[str, bytes]] = {
         "subject_dice": (
             "Per-subject Dice (paper definition), subjects with hemorrhage",
@@ -184,8 +199,8 @@ def _figures(runs: Runs, min_px: int) -> dict[str, tuple[str, bytes]]:
         if data is not None:
             figs[key] = (title, data)
     figs["subtypes"] = (
-        "Slice-level Dice and detection sensitivity by subtype",
-        plots.subtype_breakdown(runs.per_slice, runs.models, min_px)[0],
+        "Slice-level Dice and detection sensitivity by hemorrhage type",
+        plots.subtype_breakdown(types, runs.models),
     )
     jobs = {m: runs.jobs(m) for m in runs.models}
     # No masks to draw (evidence keeps counts only): the page says so (document.NO_CASES) rather than draw

@@ -130,7 +130,7 @@ def run_job(
             f"{exc}. Job {job.key} cannot resume from it; rerun with --resume --restart-damaged to restart "
             "that job from scratch (the damaged files are kept as *.damaged)"
         ) from None
-    choice = None
+    choice, searched_at = None, time.perf_counter()
     if protocol.post.lesion_search:  # decided on the validation subjects, like the threshold (training time)
         val = dataset.subset(fold.val)
         choice = search_lesions(trained.model, val, protocol, device, precision, trained.threshold)
@@ -140,7 +140,9 @@ def run_job(
     scores = score_subjects(trained.model, test, scored, device, trained.threshold, tags, precision=precision)
     infer_seconds = time.perf_counter() - trained_at
     # Epochs run before an interruption count too: their time is in the history.
-    train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else trained_at - start
+    # The lesion search is validation: it counts as training time.
+    train_seconds = sum(h["seconds"] for h in trained.history) if trained.history else searched_at - start
+    train_seconds += trained_at - searched_at
     result = JobResult(
         model=job.model,
         fold=job.fold,

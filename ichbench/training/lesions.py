@@ -23,7 +23,7 @@ from ichbench.data.inputs import subject_input
 from ichbench.evaluation.cohort import lesion_f1
 from ichbench.evaluation.metrics import count_scores, slice_counts
 from ichbench.evaluation.surface import lesion_counts
-from ichbench.inference.infer import kernels, stitched_maps, window_probs
+from ichbench.inference.infer import kernels, stitched_maps, window_probs, within_brain
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
 
@@ -68,9 +68,10 @@ def search_lesions(
     close, open_ = kernels(protocol, uses_morphology(model))
     for s in val:
         truth = s.truth(protocol.metrics.native)
-        probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device, precision)
+        image = subject_input(s, protocol.input)
+        probs, corners = window_probs(model, image, protocol, device, precision)
         maps = stitched_maps(probs, corners, s.mask.shape[1:], truth.shape[1:], protocol)
-        mask = post.binarize(maps, threshold, close, open_)
+        mask = within_brain(post.binarize(maps, threshold, close, open_), image, protocol)
         for area, prob in points:
             kept = post.filter_lesions(mask, maps, area, prob, across=protocol.post.lesion_across)
             rows[(area, prob)].append({**count_scores(slice_counts(kept, truth)), **lesion_counts(kept, truth)})
