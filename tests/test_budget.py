@@ -111,11 +111,16 @@ def test_a_test_table_shows_recipes_budgets_published_rows_and_the_pareto_figure
     page = render(tmp_path)
     assert f"test {test} (recipes `cpu`, `paper`)" in page
     assert "U-Net (published, Table 9)" in page and "| 40% |" in page
+    # Another published result sits in the column of its own metric (HGI-SAM: the per-positive-slice Dice).
+    heads = next(line for line in page.splitlines() if line.startswith("| date | model | recipe |")).split(" | ")
+    anchor = next(line for line in page.splitlines() if "HGI-SAM (published" in line).split(" | ")
+    assert anchor[heads.index("Dice/slice")] == "0.440" and anchor[heads.index("Dice")] == "-"
     assert (tmp_path / f"ctich-1.0.0__test-{test[:8]}.budget.png").read_bytes().startswith(b"\x89PNG")
     other = [_row("unet", "quick", "0123456789ab", 0.4, 0.25)]
     pd.DataFrame(other).to_csv(tmp_path / "phantom__test-01234567.csv", index=False)
     page = render(tmp_path)  # each published row once, labelled where the paper prints it, not beside other tests
     assert page.count("(published, Table 9)") == 4 and page.count("(published, section 5 text)") == 1
+    assert page.count("HGI-SAM (published") == 1
 
 
 def test_the_cli_filters_and_sorts_by_budget(tmp_path: Path, cli) -> None:

@@ -199,6 +199,9 @@ def test_leaderboard_prints_the_committed_tables_at_80_columns(cli) -> None:
     assert "FP vox (empty)" in shown.stdout and "lesion F1" in shown.stdout
     assert re.search(r"U-Net\s+Table 9 \(published\)\s+0\.315", shown.stdout)
     assert re.search(r"threshold \(140-230\)\s+sec\. 5 \(published\)\s+0\.135", shown.stdout)
+    assert "HGI-SAM" not in shown.stdout  # its metric's column is only in the wide view
+    wide = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", "--wide", env={"COLUMNS": "300"}).stdout
+    assert re.search(r"HGI-SAM\s+MELBA 2023 \(published\)[\s-]+0\.440\s", wide)
     cleanest = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", "--sort", "fp_volume_empty")
     table = cleanest.stdout.split("ctich-1.0.0__test-b9e07fa1")[1]
     assert table.index("3033") < table.index("4360") < table.index("22448")  # fewest false positives first

@@ -99,7 +99,8 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
         rows = rows.sort_values(args.sort, ascending=ascending, na_position="last")
         rows = rows.assign(recipe=recipe_labels(rows)) if {"protocol", "protocol_hash"} <= set(rows) else rows
         if len(rows) and on_paper_test(rows.iloc[0].to_dict()):  # the published means close the table, as on the page
-            rows = pd.concat([rows, published_rows()], ignore_index=True)
+            # Other published results sit in their own metric's column, which only the wide view shows.
+            rows = pd.concat([rows, published_rows(anchors=args.wide)], ignore_index=True)
         print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=extra)
     return 0
 

@@ -11,7 +11,7 @@ from ichbench.atomic import atomic_write_bytes
 from ichbench.evaluation.budget import BUDGET, fmt_budget
 from ichbench.evaluation.metrics import ALL_FLAGGED_NOTE, Metric, all_flagged, fmt, original_truth_pixels
 from ichbench.evaluation.metrics import table as metric_table
-from ichbench.evaluation.published import PUBLISHED, PUBLISHED_NAMES, REFERENCE, on_paper_test, published_dice
+from ichbench.evaluation.published import ANCHORS, PUBLISHED, PUBLISHED_NAMES, REFERENCE, on_paper_test, published_dice
 from ichbench.leaderboard.cells import recipe_labels
 from ichbench.protocol import load_protocol
 
@@ -60,6 +60,7 @@ def table(frame: pd.DataFrame, by_test: bool = False) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if by_test and on_paper_test(frame.iloc[0].to_dict()):
         lines += [_published_row(r, metrics, len(budget)) for _, r in PUBLISHED.iterrows()]
+        lines += [_anchor_row(a, metrics, len(budget)) for _, a in ANCHORS.iterrows()]
     if any(all_flagged(m, r) for _, r in frame.iterrows() for m in metrics):
         lines += ["", ALL_FLAGGED_NOTE]
     return "\n".join(lines)
@@ -76,6 +77,13 @@ def _published_row(r: pd.Series, metrics: list[Metric], n_budget: int) -> str:
     values = {"dice_paper": r["dice"], "jaccard_paper": r["jaccard"]}
     cells = ["published", f"{r['model']} (published, {r['source']})", "the paper's"]
     cells += ["-" if m.name not in values else fmt(m, values[m.name]) for m in metrics]
+    return "| " + " | ".join(cells + ["-"] * n_budget + ["5", "-", "-", "-", "none (published)"]) + " |"
+
+
+def _anchor_row(a: pd.Series, metrics: list[Metric], n_budget: int) -> str:
+    """Another published CT-ICH result in a test's table: its value in the column of its own metric."""
+    cells = ["published", f"{a['model']} (published, {a['source']})", f"its own: {a['test']}"]
+    cells += [fmt(m, a["value"]) if m.name == a["metric"] else "-" for m in metrics]
     return "| " + " | ".join(cells + ["-"] * n_budget + ["5", "-", "-", "-", "none (published)"]) + " |"
 
 
@@ -131,7 +139,8 @@ TEST_INTRO = (
     "native-resolution scoring, metrics, detection rule), whatever recipe trained it (its name and hash in "
     "`recipe`). The budget columns say what a row cost (docs/leaderboard.md). Under the paper's test the seed "
     "paper's Table 9 rows close the table, marked published: means only, without spread or evidence (their "
-    "slice detection follows the original code's rule, so it is not set beside ours); the report of this "
+    "slice detection follows the original code's rule, so it is not set beside ours), then other published "
+    "CT-ICH results in the column of their own metric, with how their test differs; the report of this "
     "table tests every model against the published U-Net."
 )
 
