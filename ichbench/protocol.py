@@ -64,6 +64,7 @@ ADDED_LATER_KEYS = (
     ("post", "brain_erode"),
     ("cv", "seeds"),
     ("windows", "foreground"),
+    ("data", "classes"),
 )
 # Each with its neutral value, the section's default (protocol_sections, where every default is written once).
 ADDED_LATER: dict[tuple[str, str], Any] = {
@@ -73,7 +74,7 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
 # The test: what a score means and on which subjects it is taken (see docs/protocols.md). Everything
 # else is the recipe: how the model was trained and post-processed. Rows whose protocols share a test
 # share a leaderboard table, so recipes are compared on one test.
-TEST: dict[str, tuple[str, ...] | None] = {"data": ("exclude",), "cv": ("folds", "seed"), "metrics": None}
+TEST: dict[str, tuple[str, ...] | None] = {"data": ("exclude", "classes"), "cv": ("folds", "seed"), "metrics": None}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class DataSpec:
 
     exclude: tuple[str, ...] = ()  # subject ids removed before the folds are made (absent ones are ignored)
     scale: float = 1.0  # in-plane downsampling on load, 1 / n (see ichbench.data.scale)
+    # The classes of a data set with voxel classes (nnU-Net raw) that count as hemorrhage, by name or type
+    # (e.g. ["intraparenchymal"]); empty: every class but the background. Part of the test.
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     phantom.add_argument("--slices", type=int, default=24)
     phantom.add_argument("--size", type=int, default=640)
     phantom.add_argument("--seed", type=int, default=0)
-    phantom.add_argument("--layout", choices=("jpg", "nifti"), default="jpg")
+    # Checked by write_phantom, which names the layouts (importing them here would slow every command).
+    phantom.add_argument("--layout", default="jpg", help="jpg, nifti (CT-ICH releases), nnunet-3d or nnunet-2d")
     phantom.set_defaults(func=cmd_phantom)
 
     fetch = data.add_parser("fetch", help="download a CT-ICH release from PhysioNet, verify and check it")

@@ -73,9 +73,19 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def entry_dir(cache_dir: Path, layout: str, key: str, extra: tuple[str, ...] = (), downsample: int = 1) -> Path:
-    """Where one data set's arrays live in the cache (one entry per set of extra windows and downsampling)."""
+def entry_dir(
+    cache_dir: Path,
+    layout: str,
+    key: str,
+    extra: tuple[str, ...] = (),
+    downsample: int = 1,
+    classes: tuple[str, ...] = (),
+) -> Path:
+    """Where one data set's arrays live in the cache (one entry per set of extra windows, downsampling and
+    counted classes)."""
     tail = "".join(f"-{name}" for name in extra) + (f"-down{downsample}" if downsample > 1 else "")
+    if classes:  # names may hold any character: a short hash of them
+        tail += "-classes" + hashlib.sha256(json.dumps(sorted(classes)).encode()).hexdigest()[:8]
     return Path(cache_dir) / f"{layout}-{key[:24]}-v{FORMAT}{tail}"
 
 

@@ -17,7 +17,7 @@ def protocol_dataset(protocol: Protocol, root: Path | None = None, use_cache: bo
     spec = protocol.data
     windows = {name: protocol.input.needs(name) for name in EXTRA}
     if root is None:
-        dataset = phantom_dataset(protocol.phantom, scale=spec.scale, **windows)
+        dataset = phantom_dataset(protocol.phantom, scale=spec.scale, classes=spec.classes, **windows)
     else:
-        dataset = load_dataset(root, use_cache=use_cache, scale=spec.scale, **windows)
+        dataset = load_dataset(root, use_cache=use_cache, scale=spec.scale, classes=spec.classes, **windows)
     return dataset.without(spec.exclude)

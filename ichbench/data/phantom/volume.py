@@ -29,6 +29,9 @@ class Volume:
     mask: np.ndarray  # (S, H, W) uint8
     labels: np.ndarray  # (S, len(LABELS)) uint8
     spacing: tuple[float, float, float]
+    # (S, H, W) uint8: 1 + the SUBTYPES index of the lesion at each voxel (0: none; where lesions overlap,
+    # the later one): what a data set with voxel classes holds (nnU-Net raw layout, data.phantom.write).
+    classes: np.ndarray | None = None
 
 
 @dataclass
@@ -62,7 +65,7 @@ def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bo
         geo = _geometry(head, z / max(slices - 1, 1), size)
         anatomy.append((geo, _anatomy(rng, geo, head)))
     for _ in range(10):  # a plan whose lesions all vanish (tiny images) is drawn again
-        images, mask, labels = _add_lesions(rng, anatomy, _plan_lesions(rng, slices) if hemorrhage else [])
+        images, mask, labels, classes = _add_lesions(rng, anatomy, _plan_lesions(rng, slices) if hemorrhage else [])
         if mask.any() or not hemorrhage:
             break
     hu = np.empty((slices, size, size), np.float32)
@@ -70,13 +73,17 @@ def make_volume(rng: np.random.Generator, slices: int, size: int, hemorrhage: bo
         noise = rng.normal(0, 6.0, image.shape) + gaussian_filter(rng.normal(0, 6.0, image.shape), 2.0)
         hu[z] = (gaussian_filter(image, 0.8) + noise).astype(np.float32)
     labels[:, LABELS.index("No_Hemorrhage")] = (mask.reshape(slices, -1).max(axis=1) == 0).astype(np.uint8)
-    return Volume(hu=hu, mask=mask, labels=labels, spacing=(5.0, 0.45 * 512 / size, 0.45 * 512 / size))
+    spacing = (5.0, 0.45 * 512 / size, 0.45 * 512 / size)
+    return Volume(hu=hu, mask=mask, labels=labels, spacing=spacing, classes=classes)
 
 
-def _add_lesions(rng: np.random.Generator, anatomy: list, lesions: list) -> tuple[list, np.ndarray, np.ndarray]:
-    """Blend the planned lesions into copies of the anatomy; returns images, mask and labels."""
+def _add_lesions(
+    rng: np.random.Generator, anatomy: list, lesions: list
+) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Blend the planned lesions into copies of the anatomy; returns images, mask, labels and classes."""
     slices, size = len(anatomy), anatomy[0][1].shape[0]
     mask = np.zeros((slices, size, size), np.uint8)
+    classes = np.zeros((slices, size, size), np.uint8)
     labels = np.zeros((slices, len(LABELS)), np.uint8)
     images = []
     for z, (geo, base) in enumerate(anatomy):
@@ -91,9 +98,10 @@ def _add_lesions(rng: np.random.Generator, anatomy: list, lesions: list) -> tupl
             blood = params["hu"] + rng.normal(0, 3.0, image.shape)
             image = image * (1 - soft) + blood * soft
             mask[z] |= (soft > 0.5).astype(np.uint8)
+            classes[z][soft > 0.5] = SUBTYPES.index(kind) + 1
             labels[z, SUBTYPES.index(kind)] = 1
         images.append(image)
-    return images, mask, labels
+    return images, mask, labels, classes
 
 
 def _plan_lesions(rng: np.random.Generator, slices: int) -> list[tuple[str, float, float, dict]]:

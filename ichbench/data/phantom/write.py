@@ -11,14 +11,16 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from ichbench.data.dataset import BONE_WINDOW, window_hu
+from ichbench.data.dataset import BONE_WINDOW, SUBTYPES, window_hu
+from ichbench.data.phantom import PHANTOM_LAYOUTS
 from ichbench.data.phantom.volume import NEGATIVE_FRACTION, VERSION, Volume, make_volume
 from ichbench.data.readers import ctich_jpg, ctich_nifti
 from ichbench.data.readers.diagnosis import write_diagnosis
 from ichbench.data.readers.imageio import slices_to_volume, write_gray
 from ichbench.errors import DataError
 
-PHANTOM_LAYOUTS = ("jpg", "nifti")
+# The phantom's classes in nnU-Net raw layout: background, then the five types in SUBTYPES order.
+NNUNET_LABELS = {"background": 0, **{name.lower(): i + 1 for i, name in enumerate(SUBTYPES)}}
 
 
 def generate(subjects: int, slices: int, size: int, seed: int) -> list[Volume]:
@@ -44,7 +46,7 @@ def write_phantom(out: Path, subjects: int, slices: int, size: int, seed: int, l
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        (_write_jpg if layout == "jpg" else _write_nifti)(tmp, volumes)
+        WRITERS[layout](tmp, volumes)
         params = {
             "subjects": subjects,
             "slices": slices,
@@ -95,3 +97,39 @@ def _write_nifti(root: Path, volumes: list[Volume]) -> None:
         nib.save(mask, str(root / "masks" / f"{i:03d}.nii"))
         rows += [(i, k, flags) for k, flags in enumerate(vol.labels, start=1)]
     write_diagnosis(root / ctich_nifti.CSV_NAME, rows)
+
+
+def _write_nnunet(root: Path, volumes: list[Volume], volume: bool) -> None:
+    """nnU-Net raw layout: 3-D NIfTI in HU with voxel classes, or 2-D PNG slices (brain window) named
+    SUBJECT_SLICE, with their class maps."""
+    (root / "imagesTr").mkdir()
+    (root / "labelsTr").mkdir()
+    ending = ".nii.gz" if volume else ".png"
+    cases = 0
+    for i, vol in enumerate(volumes, start=1):
+        if volume:
+            dz, dy, dx = vol.spacing
+            affine = np.diag([dx, dy, dz, 1.0])
+            for path, data in (
+                (f"imagesTr/{i:03d}_0000", np.rint(vol.hu).astype(np.int16)),
+                (f"labelsTr/{i:03d}", vol.classes),
+            ):
+                image = nib.Nifti1Image(slices_to_volume(data), affine)
+                image.header.set_xyzt_units("mm")
+                nib.save(image, str(root / f"{path}{ending}"))
+            cases += 1
+            continue
+        for k, (hu, classes) in enumerate(zip(vol.hu, vol.classes), start=1):
+            write_gray(root / "imagesTr" / f"{i:03d}_{k:02d}_0000.png", window_hu(hu))
+            write_gray(root / "labelsTr" / f"{i:03d}_{k:02d}.png", classes)
+            cases += 1
+    doc = {"channel_names": {"0": "CT"}, "labels": NNUNET_LABELS, "numTraining": cases, "file_ending": ending}
+    (root / "dataset.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+WRITERS = {
+    "jpg": _write_jpg,
+    "nifti": _write_nifti,
+    "nnunet-3d": lambda root, volumes: _write_nnunet(root, volumes, volume=True),
+    "nnunet-2d": lambda root, volumes: _write_nnunet(root, volumes, volume=False),
+}

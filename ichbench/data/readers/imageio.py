@@ -31,6 +31,21 @@ def read_gray(path: Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read image ({exc})") from None
 
 
+def read_label_image(path: Path) -> np.ndarray:
+    """A PNG label map as (H, W) integer values, as stored (a palette image gives its indices; no
+    conversion to gray levels, which would change the values)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode not in ("L", "P", "I", "I;16", "1"):
+                raise DataError(f"{path}: a label map must be a one-channel image, got mode {im.mode}")
+            return np.asarray(im).astype(np.int64)
+    except FileNotFoundError:
+        raise DataError(f"{path}: label file not found") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: cannot read label image ({exc})") from None
+
+
 def write_gray(path: Path, image: np.ndarray, quality: int = 95) -> None:
     """Write a (H, W) uint8 image; JPEG at the given quality, PNG lossless."""
     Image.fromarray(np.asarray(image, np.uint8), mode="L").save(path, quality=quality)
