@@ -199,3 +199,29 @@ def test_run_and_evaluate_on_raw_data_sets(tmp_path: Path, cli, isolated_cache: 
     assert external.returncode == 0, external.stderr
     scored = pd.read_csv(tmp_path / "ext" / "per_slice.csv", dtype={"subject": str})
     assert scored["subject"].nunique() == 20 and (scored["truth_pixels"] > 0).any()
+
+
+def test_named_data_sets_name_a_reader_and_a_protocol(cli) -> None:
+    from ichbench.data.named import NAMED
+    from ichbench.data.readers import available_readers
+    from ichbench.protocol import load_protocol, presets
+
+    readers = {r.name for r in available_readers()}
+    for d in NAMED.values():
+        assert d.layout in readers and d.protocol in presets() and d.licence and d.obtain
+        assert load_protocol(d.protocol).metrics.native  # scored at the set's own resolution
+    assert load_protocol("bhsd").data.exclude == ()  # CT-ICH's exclusion is not carried over
+    listed = json.loads(cli("data", "list", "--json").stdout)
+    assert {d["name"] for d in listed} >= {"bhsd", "mbh-seg", "instance-2022", "ctich-1.0.0"}
+
+
+def test_bhsd_class_names_map_to_types(raw3d: Path, tmp_path: Path, isolated_cache: Path) -> None:
+    """BHSD and MBH-Seg name their classes by abbreviation, in another order: the types follow the names."""
+    root = Path(shutil.copytree(raw3d, tmp_path / "bhsd"))
+    ours = {v: k for k, v in NNUNET_LABELS.items()}
+    abbreviation = {"epidural": "EDH", "intraparenchymal": "IPH", "intraventricular": "IVH", "subarachnoid": "SAH",
+                    "subdural": "SDH"}  # fmt: skip
+    _json(root, labels={"background": 0} | {abbreviation[ours[v]]: v for v in range(1, 6)})
+    renamed, original = load_dataset(root), load_dataset(raw3d)
+    for a, b in zip(renamed.subjects, original.subjects):
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.mask, b.mask)

@@ -32,11 +32,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     phantom.add_argument("--layout", default="jpg", help="jpg, nifti (CT-ICH releases), nnunet-3d or nnunet-2d")
     phantom.set_defaults(func=cmd_phantom)
 
+    named = data.add_parser("list", help="the public hemorrhage data sets ichbench knows by name")
+    named.add_argument("--json", action="store_true")
+    named.set_defaults(func=cmd_list)
+
     fetch = data.add_parser("fetch", help="download a CT-ICH release from PhysioNet, verify and check it")
     fetch.add_argument("--version", dest="release", choices=("1.0.0", "1.3.1"), required=True)
     fetch.add_argument("--out", type=Path, required=True)
     fetch.add_argument("--base-url", default=None, help="mirror of physionet.org (default: physionet.org)")
     fetch.set_defaults(func=cmd_fetch)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the named data sets: layout, classes, licence, where to obtain each, its protocol."""
+    from dataclasses import asdict
+
+    from ichbench.data.named import NAMED
+
+    if args.json:
+        print(json.dumps([asdict(d) for d in NAMED.values()]))
+        return 0
+    console = Console()
+    for d in NAMED.values():
+        table = Table(title=d.name, show_header=False, title_justify="left")
+        for key in ("layout", "holds", "classes", "licence", "obtain", "protocol"):
+            table.add_row(key, str(getattr(d, key)))
+        console.print(table)
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
