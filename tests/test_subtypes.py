@@ -65,3 +65,25 @@ def test_wide_table_heads_carry_counts() -> None:
     assert list(wide["model"]) == ["b", "a"]
     assert "SDH (2 sl., 1 subj.)" in wide.columns and "IPH (1 sl., 1 subj.)" in wide.columns
     assert wide.set_index("model").loc["b", "SDH (2 sl., 1 subj.)"] == pytest.approx(0.7)
+
+
+def test_leaderboard_types_rederive_from_the_committed_evidence(cli) -> None:
+    """`leaderboard --types` on the committed native test: resunet ladder-6-flip's subdural Dice equals the
+    mean Dice of its evidence's subdural slices with hemorrhage, computed here from the raw counts."""
+    import gzip
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    evidence = root / "runs" / "ctich-1.0.0__ladder-6-flip-6aaab273__resunet__1e5d37436c" / "jobs" / "resunet"
+    dice = []
+    for fold in sorted(evidence.iterdir()):
+        for s in json.loads(gzip.open(fold / "result.json.gz").read())["per_slice"]:
+            if s["subdural"] and s["tp"] + s["fn"] > 0:
+                dice.append(2 * s["tp"] / (2 * s["tp"] + s["fp"] + s["fn"]))
+    shown = cli("leaderboard", "--leaderboard", root, "--types", env={"COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if "resunet ladder-6-flip" in x)
+    values = [float(v) for v in re.findall(r"\d\.\d{3}", line)]
+    assert len(values) == 5 and values[4] == pytest.approx(np.mean(dice), abs=5e-4)

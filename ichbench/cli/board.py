@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--history", action="store_true", help="show: every row, not only each model's latest")
     board.add_argument("--budget", action="store_true", help="show: the budget columns (compute, hours, memory)")
     board.add_argument(
+        "--types", action="store_true", help="show: Dice by hemorrhage type, re-derived from each row's evidence"
+    )
+    board.add_argument(
         "--max-pflop", type=float, default=None, help="show: only rows trained with at most this many PFLOP"
     )
     board.add_argument("--max-hours", type=float, default=None, help="show: only rows trained in at most these hours")
@@ -101,8 +104,33 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
         if len(rows) and on_paper_test(rows.iloc[0].to_dict()):  # the published means close the table, as on the page
             # Other published results sit in their own metric's column, which only the wide view shows.
             rows = pd.concat([rows, published_rows(anchors=args.wide)], ignore_index=True)
+        if args.types:
+            _print_types(directory, rows, stem)
+            continue
         print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=extra)
     return 0
+
+
+def _print_types(directory: Path, rows, stem: str) -> None:
+    """Each row's Dice by hemorrhage type (rows with evidence only)."""
+    import pandas as pd
+
+    from ichbench.leaderboard.types import row_types
+
+    labels = [
+        f"{m} {r}" if isinstance(r, str) else str(m) for m, r in zip(rows["model"], rows.get("recipe", rows["model"]))
+    ]
+    table = row_types(directory, rows, labels)
+    console = Console()
+    if table.empty:
+        console.print(f"{stem}: no row with evidence")
+        return
+    out = Table(title=f"{stem}: Dice by hemorrhage type (mean per-slice Dice over each type's slices)")
+    for column in table.columns:
+        out.add_column(str(column), justify="left" if column == "model" else "right")
+    for _, r in table.iterrows():
+        out.add_row(str(r["model"]), *("-" if pd.isna(v) else f"{v:.3f}" for v in r.iloc[1:]))
+    console.print(out)
 
 
 def _within_budget(rows, max_pflop: float | None, max_hours: float | None):
