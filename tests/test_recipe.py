@@ -148,6 +148,18 @@ LADDER = {
 }
 
 
+def test_the_second_ladder_and_the_lesion_rung_each_add_one_change() -> None:
+    steps = [
+        ("ladder-2-poly12", "ladder2-1-flip", {"post": {"flip": True}}),
+        ("ladder2-1-flip", "ladder2-2-epochs24", {"training": {"epochs": 24}}),
+    ]
+    for below, name, change in steps:
+        rung = load_protocol(name)
+        assert rung.test_hash == load_protocol("cpu").test_hash and _differences(load_protocol(below), rung) == change
+    lesions = _differences(load_protocol("ladder-6-flip"), load_protocol("ladder-6-lesions"))
+    assert set(lesions) == {"post"} and lesions["post"]["lesion_search"] is True  # scores ladder-6-flip's weights
+
+
 def test_each_ladder_rung_adds_one_change_to_the_rung_below_under_the_cpu_test() -> None:
     below = load_protocol("cpu")
     for name, change in LADDER.items():
