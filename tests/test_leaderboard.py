@@ -174,6 +174,8 @@ def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tm
     pd.testing.assert_frame_equal(after.loc[:0, old_columns], before[old_columns], check_dtype=False)
     assert math.isnan(after.loc[0, "sensitivity_original"])  # never measured
     assert after.loc[1, "sensitivity_original"] == 0.5
+    text = (tmp_path / "ctich-1.0.0__paper.csv").read_text().splitlines()[-1]
+    assert all(len(cell.split(".")[-1]) <= 6 for cell in text.split(",") if re.fullmatch(r"\d+\.\d+", cell))  # %.6g
 
 
 def test_tables_fit_80_columns_with_every_dice_whole(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -195,7 +197,8 @@ def test_leaderboard_prints_the_committed_tables_at_80_columns(cli) -> None:
     assert "…" not in shown.stdout and max(len(line) for line in shown.stdout.splitlines()) <= 80
     # Each row names its recipe; lesion F1 and the false positives on empty scans stand beside Dice; the
     # published means close the paper's test table, as on the page.
-    assert re.search(r"resunet\s+ladder-6-flip\s+0\.395\s+3033\s+0\.136", shown.stdout)
+    assert re.search(r"resunet\s+ladder-6-flip\s+0\.388\s+3114\s+0\.136", shown.stdout)  # its latest row
+    assert re.search(r"resunet\s+ladder-6-lesions\s+0\.333\s+1147\s+0\.417", shown.stdout)
     assert "FP vox (empty)" in shown.stdout and "lesion F1" in shown.stdout
     assert re.search(r"U-Net\s+Table 9 \(published\)\s+0\.315", shown.stdout)
     assert re.search(r"threshold \(140-230\)\s+sec\. 5 \(published\)\s+0\.135", shown.stdout)
@@ -204,4 +207,4 @@ def test_leaderboard_prints_the_committed_tables_at_80_columns(cli) -> None:
     assert re.search(r"HGI-SAM\s+MELBA 2023 \(published\)[\s-]+0\.440\s", wide)
     cleanest = cli("leaderboard", "--leaderboard", ROOT / "leaderboards", "--sort", "fp_volume_empty")
     table = cleanest.stdout.split("ctich-1.0.0__test-b9e07fa1")[1]
-    assert table.index("3033") < table.index("4360") < table.index("22448")  # fewest false positives first
+    assert table.index("1147") < table.index("3114") < table.index("4360") < table.index("22448")  # fewest first

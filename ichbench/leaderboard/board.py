@@ -64,7 +64,10 @@ def _append_rows(directory: Path, rows: list[dict]) -> Path:
     wanted = columns()
     if old and old.splitlines()[0].split(",") != wanted:
         # A table from an older version: the same rows, new columns added (empty for the old rows).
-        frame = pd.concat([pd.read_csv(path, dtype=str), pd.DataFrame(rows, columns=wanted)], ignore_index=True)
+        # The new rows as text at the table's precision (mixed with the old rows' text, a float column
+        # would otherwise be written in full).
+        new = pd.DataFrame(rows, columns=wanted).map(lambda v: f"{v:.6g}" if isinstance(v, float) and v == v else v)
+        frame = pd.concat([pd.read_csv(path, dtype=str), new], ignore_index=True)
         extra = [c for c in frame.columns if c not in wanted]
         frame[wanted + extra].to_csv(buf, index=False, float_format="%.6g")
         atomic_write_text(path, buf.getvalue())
