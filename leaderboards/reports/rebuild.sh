@@ -19,19 +19,26 @@ merge() {
 merge paper "$runs"/ctich-1.0.0__paper-f0baf238__*
 merge cpu "$runs"/ctich-1.0.0__cpu-48ff44c6__*
 merge seeds "$runs"/ctich-1.0.0__cpu-6e109bb3__*
-for rung in 1-dicebce-3d5ae7a1 2-poly12-6a9bc276 3-bone-01d30e07 4-context-21a3ca93 5-foreground-8767d825 \
-  6-flip-6aaab273; do
+for rung in 1-dicebce-3d5ae7a1 2-poly12-6a9bc276 3-bone-01d30e07 4-context-21a3ca93 5-foreground-8767d825; do
   merge "ladder-${rung%%-*}" "$runs"/ctich-1.0.0__ladder-"$rung"__*
 done
+# The finals as first run (resunet on AMD EPYC); resunet's second training (Intel Xeon, 2026-12-05) and its
+# weights scored with the lesion stage have their own report.
+merge ladder-6 "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__{unet__889da10ee2,nnunet-2d__699a721f62,resunet__1e5d37436c}
+merge again "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__resunet__290181d409
+merge lesions "$runs"/ctich-1.0.0__ladder-6-lesions-9c02c536__resunet__b21c88f2b3
 merge cpu-finals "$runs"/ctich-1.0.0__cpu-48ff44c6__{unet,resunet,nnunet-2d}__*
 merge cpu-unet "$runs"/ctich-1.0.0__cpu-48ff44c6__unet__*
 merge ladder-unet-6 "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__unet__*
 
 ladder=("$tmp"/ladder-{1,2,3,4,5})
-# Every row of the native test's table (the seeds rows first, so each model's ladder starts at its cpu row).
+# Every row of the native test's table but resunet's second ladder-6-flip training (the seeds rows first, so
+# each model's ladder starts at its cpu row).
 # At 60 dpi: the figures of 21 rows at the default 90 dpi make a page of 2.4 MB, too large to commit.
-ichbench report "$tmp"/paper "$tmp"/seeds "$tmp"/cpu "${ladder[@]}" "$tmp"/ladder-6 --dpi 60 \
+ichbench report "$tmp"/paper "$tmp"/seeds "$tmp"/cpu "${ladder[@]}" "$tmp"/ladder-6 "$tmp"/lesions --dpi 60 \
   --out "$reports"/ctich-1.0.0__test-b9e07fa1
 ichbench report "$tmp"/seeds --out "$reports"/ctich-1.0.0__cpu-6e109bb3-seeds
 ichbench report "$tmp"/cpu-unet "${ladder[@]}" "$tmp"/ladder-unet-6 --out "$reports"/ctich-1.0.0__ladder-unet
 ichbench report "$tmp"/cpu-finals "$tmp"/ladder-6 --out "$reports"/ctich-1.0.0__ladder-finals
+# The lesion stage against the same weights without it: a paired test per subject (the ladder table).
+ichbench report "$tmp"/again "$tmp"/lesions --out "$reports"/ctich-1.0.0__lesion-stage
