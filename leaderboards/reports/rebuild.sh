@@ -34,7 +34,7 @@ merge ladder-unet-6 "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__unet__*
 ladder=("$tmp"/ladder-{1,2,3,4,5})
 # Every row of the native test's table but resunet's second ladder-6-flip training (the seeds rows first, so
 # each model's ladder starts at its cpu row).
-# At 60 dpi: the figures of 21 rows at the default 90 dpi make a page of 2.4 MB, too large to commit.
+# At 60 dpi: the figures of 22 rows at the default 90 dpi make a page of 2.4 MB, too large to commit.
 ichbench report "$tmp"/paper "$tmp"/seeds "$tmp"/cpu "${ladder[@]}" "$tmp"/ladder-6 "$tmp"/lesions --dpi 60 \
   --out "$reports"/ctich-1.0.0__test-b9e07fa1
 ichbench report "$tmp"/seeds --out "$reports"/ctich-1.0.0__cpu-6e109bb3-seeds
