@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,13 @@ def test_predict_and_evaluate_give_identical_masks(workdir: Path) -> None:
     assert list(board.kind) == ["external"] and list(board.trained_on) == ["phantom"]
     assert (workdir / "eval" / "per_slice.csv").exists() and (workdir / "eval" / "summary.csv").exists()
     assert "external: trained on phantom" in (workdir / "lb" / "README.md").read_text()
+    # The cross-data-set view: trained on, evaluated on, not ensembled, the bundle's own test Dice beside.
+    own = json.loads((workdir / "bundle" / "bundle.json").read_text())["metrics"]["dice_paper"]
+    assert list(board.ensemble) == ["no"] and board.own_dice_paper.iloc[0] == pytest.approx(own, abs=1e-6)
+    cross = _ichbench(workdir, "leaderboard", "--leaderboard", "lb", "--cross", env={"COLUMNS": "160"})
+    assert cross.returncode == 0, cross.stderr
+    line = next(x for x in cross.stdout.splitlines() if "phantom" in x and "scans" in x)
+    assert re.search(rf"\bno\b.*{own:.3f}.*{float(board.dice_paper.iloc[0]):.3f}", line), line
 
 
 def test_ensemble_and_slice_folder_inputs(workdir: Path) -> None:

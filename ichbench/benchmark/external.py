@@ -72,6 +72,8 @@ def _evaluate(bundle_dir: Path, data: Path, out: Path, device: str, ensemble: bo
         **versions(),
         "kind": "external",
         "trained_on": bundle.meta["trained_on"],
+        "ensemble": "yes" if ensemble else "no",
+        "own_dice_paper": bundle.meta.get("metrics", {}).get("dice_paper"),
     }
     rows = leaderboard_rows(summary, meta, board, out)
     atomic_write_text(

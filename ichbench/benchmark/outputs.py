@@ -124,6 +124,7 @@ def leaderboard_rows(summary: pd.DataFrame, meta: dict, board: Path | None, out:
             "dataset": meta["dataset"],
             "dataset_fingerprint": meta["dataset_fingerprint"],
             "trained_on": meta.get("trained_on", meta["dataset"]),
+            **{k: meta[k] for k in ("ensemble", "own_dice_paper") if k in meta},
             "run": str(out),
         }
         row.update({c: s[c] for c in value_columns() + BUDGET_COLUMNS if c in s})

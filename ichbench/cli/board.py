@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--history", action="store_true", help="show: every row, not only each model's latest")
     board.add_argument("--budget", action="store_true", help="show: the budget columns (compute, hours, memory)")
     board.add_argument(
+        "--cross",
+        action="store_true",
+        help="show: the cross-data-set table (every `ichbench evaluate` row: trained on, evaluated on, ensembled?)",
+    )
+    board.add_argument(
         "--types", action="store_true", help="show: Dice by hemorrhage type, re-derived from each row's evidence"
     )
     board.add_argument(
@@ -89,6 +94,9 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
         return 0
     from ichbench.cli.tables import print_results
 
+    if args.cross:
+        _print_cross(boards)
+        return 0
     extra = list(BUDGET_COLUMNS) if args.budget else []  # the recipe says how long a row trained
     for stem, frame in boards.items():
         if args.sort not in frame.columns:
@@ -109,6 +117,27 @@ def _show(directory: Path, args: argparse.Namespace) -> int:
             continue
         print_results(rows, f"{stem} ({len(frame)} rows)", wide=args.wide, extra=extra)
     return 0
+
+
+def _print_cross(boards: dict) -> None:
+    """Every external row: the bundle's training data and test, the data set it was evaluated on, whether its
+    folds were ensembled, its own test Dice beside the external one."""
+    import pandas as pd
+
+    frames = [f.assign(table=stem) for stem, f in boards.items() if "kind" in f and (f["kind"] == "external").any()]
+    out = Table(title="Across data sets (ichbench evaluate)")
+    heads = ("model", "trained on", "test", "evaluated on", "ensemble", "own Dice", "Dice", "lesion F1")
+    for head in heads:
+        out.add_column(head, justify="left" if head in ("model", "trained on", "evaluated on") else "right")
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for _, r in rows[rows["kind"] == "external"].iterrows() if len(rows) else []:
+        number = lambda v: "-" if pd.isna(pd.to_numeric(v, errors="coerce")) else f"{float(v):.3f}"  # noqa: E731
+        test = str(r.get("test_hash") or r.get("protocol_hash") or "")[:8]
+        cells = (r["model"], r["trained_on"], test, r["dataset"], str(r.get("ensemble") or "-"))
+        out.add_row(
+            *map(str, cells), number(r.get("own_dice_paper")), number(r["dice_paper"]), number(r.get("lesion_f1"))
+        )
+    Console().print(out)
 
 
 def _print_types(directory: Path, rows, stem: str) -> None:

@@ -39,6 +39,10 @@ META_COLUMNS = [
     "dataset",
     "dataset_fingerprint",
     "trained_on",
+    # An external row (`ichbench evaluate`): whether the bundle's folds were ensembled (yes/no), and the
+    # bundle's own test score (its paper Dice on the data set it was trained on) beside the external one.
+    "ensemble",
+    "own_dice_paper",
     "run",
     "evidence",
     "evidence_sha256",
