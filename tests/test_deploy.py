@@ -119,13 +119,13 @@ def test_predict_and_evaluate_give_identical_masks(workdir: Path) -> None:
     assert list(board.kind) == ["external"] and list(board.trained_on) == ["phantom"]
     assert (workdir / "eval" / "per_slice.csv").exists() and (workdir / "eval" / "summary.csv").exists()
     assert "external: trained on phantom" in (workdir / "lb" / "README.md").read_text()
-    # The cross-data-set view: trained on, evaluated on, not ensembled, the bundle's own test Dice beside.
+    # The cross-data-set view: trained on, evaluated on, ensembled (the default), the bundle's own test Dice.
     own = json.loads((workdir / "bundle" / "bundle.json").read_text())["metrics"]["dice_paper"]
-    assert list(board.ensemble) == ["no"] and board.own_dice_paper.iloc[0] == pytest.approx(own, abs=1e-6)
+    assert list(board.ensemble) == ["yes"] and board.own_dice_paper.iloc[0] == pytest.approx(own, abs=1e-6)
     cross = _ichbench(workdir, "leaderboard", "--leaderboard", "lb", "--cross", env={"COLUMNS": "160"})
     assert cross.returncode == 0, cross.stderr
     line = next(x for x in cross.stdout.splitlines() if "phantom" in x and "scans" in x)
-    assert re.search(rf"\bno\b.*{own:.3f}.*{float(board.dice_paper.iloc[0]):.3f}", line), line
+    assert re.search(rf"\byes\b.*{own:.3f}.*{float(board.dice_paper.iloc[0]):.3f}", line), line
 
 
 def test_ensemble_and_slice_folder_inputs(workdir: Path) -> None:
@@ -141,6 +141,10 @@ def test_ensemble_and_slice_folder_inputs(workdir: Path) -> None:
     summary = json.loads((workdir / "pslices" / "summary.json").read_text())
     assert summary["ensemble"] is True and summary["slices"] == 5 and summary["volume_ml"] is None
     assert "no voxel spacing" in proc.stderr
+    single = _ichbench(workdir, "predict", "bundle", folder, "--out", "pslices1", "--no-ensemble", "--device", "cpu")
+    assert (
+        single.returncode == 0 and json.loads((workdir / "pslices1" / "summary.json").read_text())["ensemble"] is False
+    )
 
 
 def _dicom_series(folder: Path, hu: np.ndarray, series: list[str]) -> None:
