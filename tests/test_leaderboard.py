@@ -163,7 +163,8 @@ def test_runs_append_to_the_user_leaderboard_unless_told(tmp_path: Path, cli, ti
 
 def test_a_table_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
     new = ("_original", "_original_std", "evidence", "evidence_sha256")
-    later = {*BUDGET_COLUMNS, "test_hash", "recipe_hash", "code_clean", "seeds", "dice_paper_seed_std"}
+    later = {*BUDGET_COLUMNS, "test_hash", "recipe_hash", "code_clean", "seeds", "dice_paper_seed_std", "ensemble"}
+    later |= {"own_dice_paper"}
     old_columns = [c for c in leaderboard.columns() if not c.endswith(new) and c not in later]
     old_row = {c: _row("old")[c] for c in old_columns}
     pd.DataFrame([old_row], columns=old_columns).to_csv(tmp_path / "ctich-1.0.0__paper.csv", index=False)
