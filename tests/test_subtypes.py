@@ -68,15 +68,17 @@ def test_wide_table_heads_carry_counts() -> None:
 
 
 def test_leaderboard_types_rederive_from_the_committed_evidence(cli) -> None:
-    """`leaderboard --types` on the committed native test: resunet ladder-6-flip's subdural Dice equals the
-    mean Dice of its evidence's subdural slices with hemorrhage, computed here from the raw counts."""
+    """`leaderboard --types` on the committed native test: resunet ladder-6-flip's subdural Dice (its latest
+    row's) equals the mean Dice of its evidence's subdural slices with hemorrhage, from the raw counts."""
     import gzip
     import json
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "leaderboards"
-    evidence = root / "runs" / "ctich-1.0.0__ladder-6-flip-6aaab273__resunet__1e5d37436c" / "jobs" / "resunet"
+    table = pd.read_csv(root / "ctich-1.0.0__test-b9e07fa1.csv")
+    shown = table[(table["model"] == "resunet") & (table["protocol"] == "ladder-6-flip")].iloc[-1]  # the latest
+    evidence = root / shown["evidence"] / "jobs" / "resunet"
     dice = []
     for fold in sorted(evidence.iterdir()):
         for s in json.loads(gzip.open(fold / "result.json.gz").read())["per_slice"]:
