@@ -193,7 +193,8 @@ def test_run_and_evaluate_on_raw_data_sets(tmp_path: Path, cli, isolated_cache: 
     assert per_slice[[t.lower() for t in SUBTYPES]].to_numpy().sum() > 0
     report = cli("report", tmp_path / "run", "--out", tmp_path / "report")
     assert report.returncode == 0, report.stderr
-    assert "## Dice by hemorrhage type" in (tmp_path / "report" / "report.md").read_text()
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Dice by hemorrhage type" in text and "## Lesion sensitivity by hemorrhage type" in text
     assert cli("export", tmp_path / "run", "--model", "unet", "--out", tmp_path / "bundle").returncode == 0
     external = cli("evaluate", tmp_path / "bundle", "--data", slices, "--out", tmp_path / "ext", "--no-leaderboard")
     assert external.returncode == 0, external.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from ichbench.data.dataset import SUBTYPES
 from ichbench.evaluation.metrics import TABLE
-from ichbench.evaluation.subtypes import subtype_dice_table, subtype_scores
+from ichbench.evaluation.subtypes import subtype_scores, subtype_table
 
 
 def _slice(model: str, subject: str, n: int, tp: int, fp: int, fn: int, *types: str) -> dict:
@@ -61,7 +61,7 @@ def test_seeds_count_a_slice_once() -> None:
 
 
 def test_wide_table_heads_carry_counts() -> None:
-    wide = subtype_dice_table(subtype_scores(_frame(), ["b", "a"], min_pixels=400))
+    wide = subtype_table(subtype_scores(_frame(), ["b", "a"], min_pixels=400))
     assert list(wide["model"]) == ["b", "a"]
     assert "SDH (2 sl., 1 subj.)" in wide.columns and "IPH (1 sl., 1 subj.)" in wide.columns
     assert wide.set_index("model").loc["b", "SDH (2 sl., 1 subj.)"] == pytest.approx(0.7)
@@ -89,3 +89,33 @@ def test_leaderboard_types_rederive_from_the_committed_evidence(cli) -> None:
     line = next(x for x in shown.stdout.splitlines() if "resunet ladder-6-flip" in x)
     values = [float(v) for v in re.findall(r"\d\.\d{3}", line)]
     assert len(values) == 5 and values[4] == pytest.approx(np.mean(dice), abs=5e-4)
+
+
+def test_lesions_counted_by_type_by_hand() -> None:
+    """A true lesion takes the types of the slices it spans; found when any predicted voxel touches it."""
+    from ichbench.evaluation.surface import lesion_counts
+
+    truth = np.zeros((4, 8, 8), bool)
+    truth[0:2, 1:3, 1:3] = True  # lesion A: slices 0-1 (epidural on 0, subdural on 1)
+    truth[3, 5:7, 5:7] = True  # lesion B: slice 3 (intraparenchymal)
+    pred = np.zeros_like(truth)
+    pred[1, 2, 2] = True  # touches A only
+    pred[3, 0, 0] = True  # a false lesion
+    flags = {t.lower(): np.zeros(4, np.uint8) for t in SUBTYPES}
+    flags["epidural"][0] = flags["subdural"][1] = flags["intraparenchymal"][3] = 1
+    counts = lesion_counts(pred, truth, flags)
+    assert (counts["lesions_true"], counts["lesions_found"], counts["lesions_pred"], counts["lesions_pred_hit"]) == (
+        2, 1, 2, 1,
+    )  # fmt: skip
+    assert (counts["lesions_true_epidural"], counts["lesions_found_epidural"]) == (1, 1)
+    assert (counts["lesions_true_subdural"], counts["lesions_found_subdural"]) == (1, 1)
+    assert (counts["lesions_true_intraparenchymal"], counts["lesions_found_intraparenchymal"]) == (1, 0)
+    assert counts["lesions_true_intraventricular"] == 0
+    per_subject = pd.DataFrame([{"model": "a", "subject": "1", **counts}, {"model": "a", "subject": "2", **counts}])
+    scores = subtype_scores(_frame(), ["a"], 400, per_subject).set_index("subtype")
+    assert scores.loc["Epidural", "lesion_sensitivity"] == 1.0 and scores.loc["Intraparenchymal", "lesions"] == 2
+    assert scores.loc["Intraparenchymal", "lesion_sensitivity"] == 0.0
+    assert np.isnan(scores.loc["Intraventricular", "lesion_sensitivity"])
+    table = subtype_table(subtype_scores(_frame(), ["a"], 400, per_subject), "lesion_sensitivity")
+    assert "EDH (2 lesions)" in table.columns
+    assert subtype_scores(_frame(), ["a"], 400)["lesion_sensitivity"].isna().all()  # rows from before

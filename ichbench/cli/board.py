@@ -141,7 +141,8 @@ def _print_cross(boards: dict) -> None:
 
 
 def _print_types(directory: Path, rows, stem: str) -> None:
-    """Each row's Dice by hemorrhage type (rows with evidence only)."""
+    """Each row's Dice by hemorrhage type, and its lesion sensitivity by type where its evidence counted
+    lesions by type (rows with evidence only)."""
     import pandas as pd
 
     from ichbench.leaderboard.types import row_types
@@ -149,17 +150,21 @@ def _print_types(directory: Path, rows, stem: str) -> None:
     labels = [
         f"{m} {r}" if isinstance(r, str) else str(m) for m, r in zip(rows["model"], rows.get("recipe", rows["model"]))
     ]
-    table = row_types(directory, rows, labels)
     console = Console()
-    if table.empty:
-        console.print(f"{stem}: no row with evidence")
-        return
-    out = Table(title=f"{stem}: Dice by hemorrhage type (mean per-slice Dice over each type's slices)")
-    for column in table.columns:
-        out.add_column(str(column), justify="left" if column == "model" else "right")
-    for _, r in table.iterrows():
-        out.add_row(str(r["model"]), *("-" if pd.isna(v) else f"{v:.3f}" for v in r.iloc[1:]))
-    console.print(out)
+    for value, what in (("dice", "Dice (mean per-slice Dice over each type's slices)"),
+                        ("lesion_sensitivity", "lesion sensitivity (true lesions of the type found)")):  # fmt: skip
+        table = row_types(directory, rows, labels, value)
+        if value != "dice":
+            table = table.dropna(how="all", subset=list(table.columns[1:]))
+        if table.empty:
+            console.print(f"{stem}: no row with evidence" if value == "dice" else "")
+            continue
+        out = Table(title=f"{stem}: {what} by hemorrhage type")
+        for column in table.columns:
+            out.add_column(str(column), justify="left" if column == "model" else "right")
+        for _, r in table.iterrows():
+            out.add_row(str(r["model"]), *("-" if pd.isna(v) else f"{v:.3f}" for v in r.iloc[1:]))
+        console.print(out)
 
 
 def _within_budget(rows, max_pflop: float | None, max_hours: float | None):

@@ -63,8 +63,9 @@ def add_subject(
         row.update({name.lower(): int(labels[i, LABELS.index(name)]) for name in SUBTYPES})
         scores.per_slice.append(row)
     spacing = truth_spacing(s, truth)
+    types = {name.lower(): labels[:, LABELS.index(name)] for name in SUBTYPES}
     scores.per_subject.append(
-        {**tags, "subject": s.id, "slices": len(pred), **subject_scores(pred, truth, counts, spacing)}
+        {**tags, "subject": s.id, "slices": len(pred), **subject_scores(pred, truth, counts, spacing, types)}
     )
     scores.masks[s.id] = pred
 
@@ -79,10 +80,15 @@ def truth_spacing(s: Subject, truth: np.ndarray) -> tuple[float, float, float] |
 
 
 def subject_scores(
-    pred: np.ndarray, truth: np.ndarray, counts: Counts, spacing: tuple[float, float, float] | None = None
+    pred: np.ndarray,
+    truth: np.ndarray,
+    counts: Counts,
+    spacing: tuple[float, float, float] | None = None,
+    slice_types: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """One subject's values from its (S, H, W) prediction and truth, their per-slice counts and, where known,
-    the voxel spacing in mm (then NSD's tolerance is in mm and volumes also in mL)."""
+    the voxel spacing in mm (then NSD's tolerance is in mm and volumes also in mL) and the slices' hemorrhage
+    types (then the lesion counts per type too)."""
     scores = count_scores(counts)
     sick = scores["has_hemorrhage"]
     voxel_ml = float(np.prod(spacing)) / 1000.0 if spacing else math.nan
@@ -92,5 +98,5 @@ def subject_scores(
         "hd95": hd95(pred, truth) if sick else math.nan,
         "nsd": nsd(pred, truth, spacing) if sick else math.nan,
         "volume_error_ml": error_ml,
-        **lesion_counts(pred, truth),
+        **lesion_counts(pred, truth, slice_types),
     }

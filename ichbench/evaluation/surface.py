@@ -69,16 +69,36 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~eroded
 
 
-def lesion_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
+def lesion_counts(
+    pred: np.ndarray, truth: np.ndarray, slice_types: dict[str, np.ndarray] | None = None
+) -> dict[str, int]:
     """Lesion-wise detection of one subject: 3-D connected components (26-connected); a true lesion is found
-    when any predicted voxel overlaps it, a predicted component is a hit when it overlaps any true voxel."""
+    when any predicted voxel overlaps it, a predicted component is a hit when it overlaps any true voxel.
+    With `slice_types` (a type's name -> its (S,) per-slice flags), also per type: the true lesions that
+    span a slice of that type (`lesions_true_<type>`) and how many of them are found (`lesions_found_<type>`)."""
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
     # The lesion stage's own components (post.label: scipy.ndimage.label's with FULL_3D, bit for bit).
     true_labels, n_true = post.label(np.ascontiguousarray(truth, np.uint8))
     pred_labels, n_pred = post.label(np.ascontiguousarray(pred, np.uint8))
-    return {
+    found = np.unique(true_labels[pred & truth])
+    counts = {
         "lesions_true": int(n_true),
-        "lesions_found": int(len(np.unique(true_labels[pred & truth]))),
+        "lesions_found": int(len(found)),
         "lesions_pred": int(n_pred),
         "lesions_pred_hit": int(len(np.unique(pred_labels[pred & truth]))),
     }
+    if slice_types:
+        counts |= _typed(true_labels, n_true, set(found.tolist()), slice_types)
+    return counts
+
+
+def _typed(labels: np.ndarray, n: int, found: set[int], slice_types: dict[str, np.ndarray]) -> dict[str, int]:
+    """Per type, the true lesions on a slice of that type and those found. A 26-connected lesion spans
+    consecutive slices, so its first and last slice (post.components) give all of them."""
+    spans = post.components((labels > 0).astype(np.uint8), np.zeros(labels.shape, np.float32))[:, 3:5]
+    out = {}
+    for name, flags in slice_types.items():
+        typed = [i + 1 for i, (a, b) in enumerate(spans.astype(int)) if np.asarray(flags)[a : b + 1].any()]
+        out[f"lesions_true_{name}"] = len(typed)
+        out[f"lesions_found_{name}"] = sum(i in found for i in typed)
+    return out

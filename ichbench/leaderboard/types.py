@@ -1,4 +1,5 @@
-"""Dice by hemorrhage type for leaderboard rows, re-derived from each row's evidence (`leaderboard --types`)."""
+"""Dice and lesion sensitivity by hemorrhage type for leaderboard rows, re-derived from each row's evidence
+(`leaderboard --types`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ichbench.evaluation.subtypes import subtype_dice_table, subtype_scores
+from ichbench.evaluation.subtypes import subtype_scores, subtype_table
 from ichbench.protocol import parse_protocol
 from ichbench.rundir import PROTOCOL, model_results
 
 
-def row_types(directory: Path, rows: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """One row per leaderboard row with evidence (labelled `labels[i]`): its Dice per hemorrhage type, the
-    columns headed with their slice and subject counts. Rows without evidence are left out."""
+def row_types(directory: Path, rows: pd.DataFrame, labels: list[str], value: str = "dice") -> pd.DataFrame:
+    """One row per leaderboard row with evidence (labelled `labels[i]`): its Dice (or `value`:
+    lesion_sensitivity) per hemorrhage type, the columns headed with their counts. Rows without evidence
+    are left out."""
     frames = []
     for label, (_, row) in zip(labels, rows.iterrows()):
         folder = Path(directory) / str(row.get("evidence") or "")
@@ -24,7 +26,8 @@ def row_types(directory: Path, rows: pd.DataFrame, labels: list[str]) -> pd.Data
             continue
         min_px = parse_protocol((folder / PROTOCOL).read_text(), str(folder / PROTOCOL)).metrics.detection_pixels
         per_slice = pd.DataFrame([s for r in results for s in r.per_slice]).assign(model=label)
-        frames.append(subtype_scores(per_slice, [label], min_px))
+        per_subject = pd.DataFrame([s for r in results for s in r.per_subject]).assign(model=label)
+        frames.append(subtype_scores(per_slice, [label], min_px, per_subject))
     if not frames:
         return pd.DataFrame()
-    return subtype_dice_table(pd.concat(frames, ignore_index=True))
+    return subtype_table(pd.concat(frames, ignore_index=True), value)

@@ -20,7 +20,7 @@ from ichbench.evaluation.published import (
     on_paper_test,
     published_dice,
 )
-from ichbench.evaluation.subtypes import subtype_dice_table, subtype_scores
+from ichbench.evaluation.subtypes import subtype_scores, subtype_table
 from ichbench.evaluation.summary import seed_average, summarize
 from ichbench.leaderboard.figure import STYLE
 from ichbench.leaderboard.figure import budget as budget_figure
@@ -41,7 +41,7 @@ def _build(runs: Runs, out: Path) -> Path:
     min_px = runs.protocol.metrics.detection_pixels
     results = _results_table(runs, min_px)
     pvalues = stats.wilcoxon_matrix(runs.per_subject)
-    types = subtype_scores(runs.per_slice, runs.models, min_px)
+    types = subtype_scores(runs.per_slice, runs.models, min_px, runs.per_subject)
     figures = {
         "forest": (
             "Who wins: Dice per subject (paper definition) with 95% bootstrap intervals",
@@ -50,7 +50,7 @@ def _build(runs: Runs, out: Path) -> Path:
         **_figures(runs, min_px, types),
     }
     sections = _sections(runs, results)
-    sections.append(_subtypes(types))
+    sections += _subtypes(types)
     for model, rungs in runs.ladders.items():
         ladder = ladder_table(runs.per_subject, runs.summary, rungs)
         sections.append(document.Section(f"ladder-{model}", f"Ladder: {model}", LADDER_TEST, ladder))
@@ -123,16 +123,25 @@ def _sections(runs: Runs, results: pd.DataFrame) -> list[document.Section]:
     return sections
 
 
-def _subtypes(scores: pd.DataFrame) -> document.Section:
-    """Dice by hemorrhage type, from the per-slice type labels."""
+def _subtypes(scores: pd.DataFrame) -> list[document.Section]:
+    """Dice by hemorrhage type, from the per-slice type labels; lesion sensitivity by type where the runs
+    counted lesions by type."""
     intro = (
         "Dice by hemorrhage type: each slice with hemorrhage labelled with the type scores its own Dice (an empty "
         "prediction scores 0), averaged over those slices of every fold (HGI-SAM's per-slice Dice, restricted "
         "to the type; a slice showing several types counts for each). Headings give the distinct test slices "
         "and subjects. Means only: a type seen in a few subjects has no usable interval."
     )
-    table = subtype_dice_table(scores)
-    return document.Section("subtypes", "Dice by hemorrhage type", intro, table)
+    sections = [document.Section("subtypes", "Dice by hemorrhage type", intro, subtype_table(scores))]
+    if scores["lesion_sensitivity"].notna().any():
+        intro = (
+            "Lesion sensitivity by hemorrhage type: the true lesions (3-D components) that span a slice labelled "
+            "with the type, and the share of them any predicted voxel touches. Headings give the true lesions. "
+            "Means only; empty for runs from before lesions were counted by type."
+        )
+        table = subtype_table(scores, "lesion_sensitivity")
+        sections.append(document.Section("subtype-lesions", "Lesion sensitivity by hemorrhage type", intro, table))
+    return sections
 
 
 def _against(runs: Runs, name: str) -> document.Section:
