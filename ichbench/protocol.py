@@ -13,6 +13,7 @@ from typing import Any
 from ichbench.errors import ProtocolError
 from ichbench.protocol_checks import validate
 from ichbench.protocol_sections import (  # noqa: F401  (re-exported: every section is part of the protocol's API)
+    ADDED_LATER,
     CV,
     SECTIONS,
     Augmentation,
@@ -36,40 +37,6 @@ def presets() -> list[str]:
         p.name[: -len(".toml")] for p in resources.files("ichbench.protocols").iterdir() if p.name.endswith(".toml")
     )
 
-
-# Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
-# that value they stay out of the hash, so every earlier protocol (and its leaderboard table) keeps it.
-# A section all of whose keys are at those values leaves the hash altogether.
-ADDED_LATER_KEYS = (
-    ("training", "schedule"),
-    ("training", "weight_decay"),
-    ("training", "fused"),
-    ("training", "precision"),
-    ("input", "channels"),
-    ("input", "context"),
-    ("metrics", "resolution"),
-    ("post", "flip"),
-    ("post", "lesion_min_area"),
-    ("post", "lesion_min_max_prob"),
-    ("post", "lesion_min_mean_prob"),
-    ("post", "lesion_keep_largest"),
-    ("post", "lesion_across"),
-    ("post", "lesion_search"),
-    ("post", "lesion_area_grid"),
-    ("post", "lesion_prob_grid"),
-    ("post", "lesion_dice_tolerance"),
-    ("post", "brain_mask"),
-    ("post", "brain_low"),
-    ("post", "brain_high"),
-    ("post", "brain_erode"),
-    ("cv", "seeds"),
-    ("windows", "foreground"),
-    ("data", "classes"),
-)
-# Each with its neutral value, the section's default (protocol_sections, where every default is written once).
-ADDED_LATER: dict[tuple[str, str], Any] = {
-    (section, key): getattr(SECTIONS[section](), key) for section, key in ADDED_LATER_KEYS
-}
 
 # The test: what a score means and on which subjects it is taken (see docs/protocols.md). Everything
 # else is the recipe: how the model was trained and post-processed. Rows whose protocols share a test

@@ -7,6 +7,7 @@ comments say what each key means.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -185,4 +186,39 @@ SECTIONS = {
     "training": Training,
     "post": Post,
     "metrics": Metrics,
+}
+
+
+# Keys added after protocols were first hashed, with the value that reproduces the old behaviour: at
+# that value they stay out of the hash, so every earlier protocol (and its leaderboard table) keeps it.
+# A section all of whose keys are at those values leaves the hash altogether.
+ADDED_LATER_KEYS = (
+    ("training", "schedule"),
+    ("training", "weight_decay"),
+    ("training", "fused"),
+    ("training", "precision"),
+    ("input", "channels"),
+    ("input", "context"),
+    ("metrics", "resolution"),
+    ("post", "flip"),
+    ("post", "lesion_min_area"),
+    ("post", "lesion_min_max_prob"),
+    ("post", "lesion_min_mean_prob"),
+    ("post", "lesion_keep_largest"),
+    ("post", "lesion_across"),
+    ("post", "lesion_search"),
+    ("post", "lesion_area_grid"),
+    ("post", "lesion_prob_grid"),
+    ("post", "lesion_dice_tolerance"),
+    ("post", "brain_mask"),
+    ("post", "brain_low"),
+    ("post", "brain_high"),
+    ("post", "brain_erode"),
+    ("cv", "seeds"),
+    ("windows", "foreground"),
+    ("data", "classes"),
+)
+# Each with its neutral value, the section's default (protocol_sections, where every default is written once).
+ADDED_LATER: dict[tuple[str, str], Any] = {
+    (section, key): getattr(SECTIONS[section](), key) for section, key in ADDED_LATER_KEYS
 }

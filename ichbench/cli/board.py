@@ -130,8 +130,11 @@ def _print_cross(boards: dict) -> None:
     for head in heads:
         out.add_column(head, justify="left" if head in ("model", "trained on", "evaluated on") else "right")
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def number(v: object) -> str:
+        return "-" if pd.isna(pd.to_numeric(v, errors="coerce")) else f"{float(v):.3f}"
+
     for _, r in rows[rows["kind"] == "external"].iterrows() if len(rows) else []:
-        number = lambda v: "-" if pd.isna(pd.to_numeric(v, errors="coerce")) else f"{float(v):.3f}"  # noqa: E731
         test = str(r.get("test_hash") or r.get("protocol_hash") or "")[:8]
         cells = (r["model"], r["trained_on"], test, r["dataset"], str(r.get("ensemble") or "-"))
         out.add_row(
@@ -145,19 +148,22 @@ def _print_types(directory: Path, rows, stem: str) -> None:
     lesions by type (rows with evidence only)."""
     import pandas as pd
 
+    from ichbench.evaluation.subtypes import subtype_table
     from ichbench.leaderboard.types import row_types
 
     labels = [
         f"{m} {r}" if isinstance(r, str) else str(m) for m, r in zip(rows["model"], rows.get("recipe", rows["model"]))
     ]
+    scores = row_types(directory, rows, labels)
     console = Console()
+    if scores.empty:
+        console.print(f"{stem}: no row with evidence")
+        return
     for value, what in (("dice", "Dice (mean per-slice Dice over each type's slices)"),
                         ("lesion_sensitivity", "lesion sensitivity (true lesions of the type found)")):  # fmt: skip
-        table = row_types(directory, rows, labels, value)
-        if value != "dice":
-            table = table.dropna(how="all", subset=list(table.columns[1:]))
+        table = subtype_table(scores, value)
+        table = table[table.iloc[:, 1:].notna().any(axis=1)]  # rows from before lesions were counted by type
         if table.empty:
-            console.print(f"{stem}: no row with evidence" if value == "dice" else "")
             continue
         out = Table(title=f"{stem}: {what} by hemorrhage type")
         for column in table.columns:

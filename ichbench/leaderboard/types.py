@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ichbench.evaluation.subtypes import subtype_scores, subtype_table
+from ichbench.evaluation.subtypes import subtype_scores
 from ichbench.protocol import parse_protocol
 from ichbench.rundir import PROTOCOL, model_results
 
 
-def row_types(directory: Path, rows: pd.DataFrame, labels: list[str], value: str = "dice") -> pd.DataFrame:
-    """One row per leaderboard row with evidence (labelled `labels[i]`): its Dice (or `value`:
-    lesion_sensitivity) per hemorrhage type, the columns headed with their counts. Rows without evidence
-    are left out."""
+def row_types(directory: Path, rows: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per leaderboard row with evidence (labelled `labels[i]`) and hemorrhage type: its scores
+    (evaluation.subtypes.subtype_scores; `subtype_table` makes a table of one of them). Rows without
+    evidence are left out; the evidence is read once."""
     frames = []
     for label, (_, row) in zip(labels, rows.iterrows()):
         folder = Path(directory) / str(row.get("evidence") or "")
@@ -28,6 +28,4 @@ def row_types(directory: Path, rows: pd.DataFrame, labels: list[str], value: str
         per_slice = pd.DataFrame([s for r in results for s in r.per_slice]).assign(model=label)
         per_subject = pd.DataFrame([s for r in results for s in r.per_subject]).assign(model=label)
         frames.append(subtype_scores(per_slice, [label], min_px, per_subject))
-    if not frames:
-        return pd.DataFrame()
-    return subtype_table(pd.concat(frames, ignore_index=True), value)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

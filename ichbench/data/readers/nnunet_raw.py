@@ -57,10 +57,19 @@ class RawSpec:
         """3-D NIfTI cases (else 2-D images)."""
         return self.file_ending != ".png"
 
+    def name_of(self, value: int) -> str:
+        """A class value's name in dataset.json."""
+        return next(n for n, v in self.labels.items() if v == value)
+
     def type_of(self, value: int) -> str | None:
         """The hemorrhage type (a SUBTYPES name) of a class value, None for a class of no known type."""
-        name = next(n for n, v in self.labels.items() if v == value).lower()
+        name = self.name_of(value).lower()
         return next((t for t, names in TYPE_NAMES.items() if any(k in name for k in names)), None)
+
+    def aliases(self, value: int) -> set[str]:
+        """The lower-case names `classes` may choose a class value by: its own, its type's and the type's."""
+        kind = self.type_of(value)
+        return {self.name_of(value).lower()} | ({kind.lower(), *TYPE_NAMES[kind]} if kind else set())
 
     def counted(self, classes: tuple[str, ...] = ()) -> set[int]:
         """The class values that count as hemorrhage: all but the background, or those named in `classes`
@@ -70,19 +79,12 @@ class RawSpec:
             return foreground
         chosen = set()
         for wanted in classes:
-            hits = {v for v in foreground if _matches(wanted, self, v)}
+            hits = {v for v in foreground if wanted.lower() in self.aliases(v)}
             if not hits:
                 known = ", ".join(n for n, v in self.labels.items() if v != 0)
                 raise DataError(f"{self.path}: no class {wanted!r} to count as hemorrhage (its classes: {known})")
             chosen |= hits
         return chosen
-
-
-def _matches(wanted: str, spec: RawSpec, value: int) -> bool:
-    name = next(n for n, v in spec.labels.items() if v == value)
-    kind = spec.type_of(value)
-    aliases = {name.lower()} | ({kind.lower(), *TYPE_NAMES[kind]} if kind else set())
-    return wanted.lower() in aliases
 
 
 def read_spec(root: Path) -> RawSpec:
