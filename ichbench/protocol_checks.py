@@ -15,6 +15,8 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "poly", "cosine")
 PRECISIONS = ("auto", "bf16", "fp32", "cuda-bf16")
 RESOLUTIONS = ("native", "scaled")
+NEGATIVES = ("once", "epoch")
+NORMALISE = ("none", "scan")
 CHANNELS = ("brain", "bone", "subdural")  # the display windows ichbench.data.inputs computes
 
 
@@ -29,6 +31,19 @@ def validate(source: str, p: Protocol) -> None:
         ),
         (0 < p.windows.stride <= p.windows.size, f"[windows] need 0 < stride <= size, got {p.windows}"),
         (0 <= p.windows.foreground <= 1, f"[windows] foreground must be in [0, 1], got {p.windows.foreground}"),
+        (
+            p.input.normalise in NORMALISE,
+            f"[input] normalise must be one of {', '.join(NORMALISE)}, got {p.input.normalise!r}",
+        ),
+        (
+            p.input.normalise == "none" or not p.post.brain_mask,
+            "[post] brain_mask reads the brain window of channel 0, which [input] normalise = 'scan' changes: "
+            "use one of them",
+        ),
+        (
+            p.windows.negatives in NEGATIVES,
+            f"[windows] negatives must be one of {', '.join(NEGATIVES)}, got {p.windows.negatives!r}",
+        ),
         (p.training.epochs >= 1 and p.training.batch_size >= 1, "[training] epochs and batch_size must be >= 1"),
         (p.training.lr > 0, f"[training] lr must be > 0, got {p.training.lr}"),
         (p.training.loss in LOSSES, f"[training] loss must be one of {', '.join(LOSSES)}, got {p.training.loss!r}"),

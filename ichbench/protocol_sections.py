@@ -42,6 +42,9 @@ class InputSpec:
 
     channels: tuple[str, ...] = ("brain",)
     context: int = 0
+    # "scan": each scan's brain window z-scored over its brain (ichbench.data.inputs.normalise_scan), so a
+    # scan whose brain reads brighter than the rest is brought in line; "none": the window as it is.
+    normalise: str = "none"
 
     @property
     def count(self) -> int:
@@ -92,6 +95,9 @@ class Windows:
     # Share of each training batch cut centred on a random hemorrhage pixel instead of from the paper's
     # undersampled grid (nnU-Net oversamples a third of its patches so); batches keep their size.
     foreground: float = 0.0
+    # The hemorrhage-free slice each subject contributes: "once" per job (the paper's sampler) or drawn anew
+    # every "epoch" (the same windows per epoch and the same compute, far more healthy tissue seen).
+    negatives: str = "once"
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,7 @@ ADDED_LATER_KEYS = (
     ("training", "precision"),
     ("input", "channels"),
     ("input", "context"),
+    ("input", "normalise"),
     ("metrics", "resolution"),
     ("post", "flip"),
     ("post", "lesion_min_area"),
@@ -216,6 +223,7 @@ ADDED_LATER_KEYS = (
     ("post", "brain_erode"),
     ("cv", "seeds"),
     ("windows", "foreground"),
+    ("windows", "negatives"),
     ("data", "classes"),
 )
 # Each with its neutral value, the section's default (protocol_sections, where every default is written once).

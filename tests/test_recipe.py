@@ -151,7 +151,9 @@ LADDER = {
 def test_the_second_ladder_and_the_lesion_rung_each_add_one_change() -> None:
     steps = [
         ("ladder-2-poly12", "ladder2-1-flip", {"post": {"flip": True}}),
-        ("ladder2-1-flip", "ladder2-2-epochs24", {"training": {"epochs": 24}}),
+        ("ladder2-1-flip", "ladder2-2-fresh", {"windows": {"negatives": "epoch"}}),
+        ("ladder2-2-fresh", "ladder2-3-norm", {"input": {"normalise": "scan"}}),
+        ("ladder2-3-norm", "ladder2-4-epochs24", {"training": {"epochs": 24}}),
     ]
     for below, name, change in steps:
         rung = load_protocol(name)

@@ -79,6 +79,28 @@ def test_training_windows_follow_the_papers_undersampling() -> None:
     assert np.array_equal(again.index, ws.index)
 
 
+def test_fresh_negatives_draw_a_new_healthy_slice_each_epoch_at_the_same_cost() -> None:
+    subjects = [_subject("p", [1, 2], n=12), _subject("n", [], n=12)]
+    once = training_windows(subjects, size=32, stride=16, seed=0)
+    fresh = training_windows(subjects, size=32, stride=16, seed=0, fresh=True)
+    assert len(fresh) == len(once) == 2 * 4 + 2 * 9  # positives' lesion windows, one negative grid per subject
+    assert len(fresh.images) == 2 + 10 + 12  # the stacks hold every negative slice to draw from
+    assert np.array_equal(fresh.index, once.index[: len(fresh.index)])  # the positives' windows are the same
+    drawn = []
+    for epoch in range(8):
+        rows = fresh.rows(seed=3, epoch=epoch)
+        assert len(rows) == len(fresh) and np.array_equal(rows, fresh.rows(seed=3, epoch=epoch))
+        negative = rows[len(fresh.index) :]
+        per_subject = [set(negative[i * 9 : (i + 1) * 9, 0].tolist()) for i in range(2)]
+        assert all(len(slots) == 1 for slots in per_subject)  # all 9 windows of one slice per subject
+        assert not any(fresh.masks[slot].any() for slots in per_subject for slot in slots)
+        assert sorted(map(tuple, negative[:9, 1:].tolist())) == sorted(map(tuple, once.index[-9:, 1:].tolist()))
+        drawn.append(tuple(min(slots) for slots in per_subject))
+    assert len(set(drawn)) > 4  # new healthy slices, not the same one every epoch
+    sampler = WindowSampler(fresh, batch_size=4, seed=3)
+    assert sum(len(m) for _, m in sampler.epoch(1)) == len(fresh) and sampler.cut(fresh.rows(3, 1))[0].shape[0] == 26
+
+
 def test_sampler_cuts_the_right_pixels_and_is_deterministic_per_epoch() -> None:
     subjects = [_subject("p", [1, 2]), _subject("q", [0])]
     ws = training_windows(subjects, size=32, stride=16, seed=0)

@@ -104,8 +104,9 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     size, stride = protocol.windows.size, protocol.windows.stride
+    fresh = protocol.windows.negatives == "epoch"
     sampler = WindowSampler(
-        training_windows(train, size, stride, seed, device, spec=protocol.input),
+        training_windows(train, size, stride, seed, device, spec=protocol.input, fresh=fresh),
         protocol.training.batch_size,
         seed,
         foreground=protocol.windows.foreground,

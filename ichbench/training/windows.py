@@ -30,15 +30,41 @@ class WindowSet:
     index: np.ndarray  # (n, 3) int64: slot in the stacks, top-left row, top-left col
     size: int
     shapes: np.ndarray | None = None  # (slots, 2): each slice's own (H, W) inside the padding; None: all full
+    pool: NegativePool | None = None  # [windows] negatives = "epoch": the negatives drawn anew each epoch
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.index) + (self.pool.count if self.pool is not None else 0)
+
+    def rows(self, seed: int, epoch: int) -> np.ndarray:
+        """The (slot, row, col) rows of one epoch: the fixed ones plus, with a pool, this epoch's negatives."""
+        if self.pool is None:
+            return self.index
+        return np.concatenate([self.index, self.pool.draw(np.random.default_rng([seed, epoch, 2]))])
 
     def slot_shapes(self) -> np.ndarray:
         """(slots, 2) heights and widths of the slices in the stacks, padding excluded."""
         if self.shapes is not None:
             return self.shapes
         return np.tile(np.array(self.masks.shape[1:], np.int64), (len(self.masks), 1))
+
+
+@dataclass
+class NegativePool:
+    """Every hemorrhage-free slice of each training subject, held in the stacks, so that each epoch draws a
+    new one per subject: as many windows and as much compute as one slice chosen once, more healthy tissue."""
+
+    slots: list[np.ndarray]  # per subject with a negative slice: the stack slots of its negative slices
+    corners: list[np.ndarray]  # per such subject: (k, 2) window corners of its slices (one shape per subject)
+
+    @property
+    def count(self) -> int:
+        """Windows drawn per epoch: one slice's grid per subject."""
+        return sum(len(c) for c in self.corners)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """(count, 3) rows: all windows of one random negative slice per subject."""
+        parts = [np.column_stack([np.full(len(c), rng.choice(s)), c]) for s, c in zip(self.slots, self.corners)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty((0, 3), np.int64)
 
 
 def training_windows(
@@ -49,15 +75,28 @@ def training_windows(
     device: str | torch.device = "cpu",
     negatives: bool = True,
     spec: InputSpec = BRAIN,
+    fresh: bool = False,
 ) -> WindowSet:
     """Every window with hemorrhage from hemorrhage slices, plus all windows of one random negative slice
     per subject (seeded); without `negatives`, the windows with hemorrhage only (the original code's
-    validation set). The windows carry the input channels of `spec`."""
-    picked, rows = select_windows(subjects, size, stride, seed, negatives)
-    images, masks = _stack([(subject_input(s, spec, [z])[0], s.mask[z]) for s, z in picked])
+    validation set). With `fresh`, the negative slice is drawn anew each epoch (see NegativePool). The
+    windows carry the input channels of `spec`."""
+    picked, rows = select_windows(subjects, size, stride, seed, negatives and not fresh)
+    pool = None
+    if fresh and negatives:
+        pool = NegativePool([], [])
+        for subject in subjects:
+            negative = np.flatnonzero(~subject.positive)
+            if len(negative):
+                pool.slots.append(np.arange(len(picked), len(picked) + len(negative)))
+                pool.corners.append(grid(subject.image.shape[1:], size, stride).astype(np.int64))
+                picked.extend((subject, int(z)) for z in negative)
+    inputs = {id(s): subject_input(s, spec) for s in subjects}  # once per scan: normalise sees the whole scan
+    images, masks = _stack([(inputs[id(s)][z], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
     shapes = np.array([s.mask.shape[1:] for s, _ in picked], np.int64).reshape(-1, 2)
-    return WindowSet(images=images.to(device), masks=masks.to(device), index=index, size=size, shapes=shapes)
+    stacks = {"images": images.to(device), "masks": masks.to(device)}
+    return WindowSet(**stacks, index=index, size=size, shapes=shapes, pool=pool)
 
 
 def select_windows(
@@ -126,8 +165,9 @@ class WindowSampler:
         """The batches of one epoch."""
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.windows))
         extra = np.random.default_rng([self.seed, epoch, 1])  # its own stream: foreground = 0 keeps the order
+        index = self.windows.rows(self.seed, epoch)
         for b in range(len(self)):
-            rows = self.windows.index[order[b * self.batch_size : (b + 1) * self.batch_size]]
+            rows = index[order[b * self.batch_size : (b + 1) * self.batch_size]]
             yield self.cut(self.oversample(rows, extra))
 
     def oversample(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
