@@ -73,6 +73,10 @@ def test_each_rung_is_tested_against_the_rung_below(rungs: list[Path]) -> None:
     adjusted = sorted(raw)[0] * 2, max(sorted(raw)[0] * 2, sorted(raw)[1])  # Holm by hand over the two steps
     assert sorted(frame.loc[1:, "p_holm"]) == pytest.approx([min(1.0, p) for p in adjusted])
     assert frame["train_hours"].notna().all() and (frame["train_pflop"] == 0).all()  # a band trains nothing
+    own = runs.summary.set_index("model").loc[order]  # each rung's false lesions beside its Dice
+    for column in ("lesion_precision", "lesion_f1", "fp_volume_empty"):
+        assert frame[column].tolist() == pytest.approx(own[column].tolist(), nan_ok=True)
+    assert (frame["fp_volume_empty"] > 0).any()
 
 
 @pytest.mark.slow

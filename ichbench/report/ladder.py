@@ -17,12 +17,16 @@ LADDER_TEST = (
     "differences dropped, as for every paired test here), Holm-adjusted over the ladder's steps; 95% bootstrap "
     "interval of each rung's mean, and of each step (the mean paired difference over the subjects both rungs "
     "scored, resampled in the order of their subject ids). Training PFLOP and hours are the rung's folds "
-    "summed (its budget columns)."
+    "summed (its budget columns). Lesion precision, lesion F1 and the false-positive voxels per hemorrhage-free "
+    "scan are the rung's own (the metric table's definitions), what the paper's Dice does not see."
 )
+# What each rung shows beside its Dice: the summary's columns, as the metric table names them.
+SIDE_COLUMNS = ("lesion_precision", "lesion_f1", "fp_volume_empty", "train_pflop", "train_hours")
 
 
 def ladder_table(per_subject: pd.DataFrame, summary: pd.DataFrame, rungs: list[str]) -> pd.DataFrame:
-    """One row per rung: mean Dice and CI, the step from the rung below with its p-value, and the cost."""
+    """One row per rung: mean Dice and CI, the step from the rung below with its p-value, its false lesions
+    and the cost."""
     sick = seed_average(per_subject)
     sick = sick[sick["has_hemorrhage"].astype(bool)]
     table = sick.pivot_table(index=["fold", "subject"], columns="model", values="dice_paper")
@@ -44,9 +48,8 @@ def ladder_table(per_subject: pd.DataFrame, summary: pd.DataFrame, rungs: list[s
                 "step_low": step_low,
                 "step_high": step_high,
                 "p": paired_wilcoxon(table[rung], table[below]) if below else np.nan,
-                "train_pflop": _cost(cost, rung, "train_pflop"),
-                "train_hours": _cost(cost, rung, "train_hours"),
             }
+            | {column: _cost(cost, rung, column) for column in SIDE_COLUMNS}
         )
     frame = pd.DataFrame(rows)
     steps = frame["p"].notna()
