@@ -154,15 +154,20 @@ def test_the_second_ladder_and_the_lesion_rung_each_add_one_change() -> None:
         ("ladder2-1-flip", "ladder2-2-fresh", {"windows": {"negatives": "epoch"}}),
         ("ladder2-2-fresh", "ladder2-3-norm", {"input": {"normalise": "scan"}}),
         ("ladder2-3-norm", "ladder2-4-epochs24", {"training": {"epochs": 24}}),
+        (
+            "ladder2-4-epochs24",
+            "ladder2-5-grid",
+            {"post": {"threshold_grid": tuple(round(0.05 * k, 2) for k in range(1, 20))}},
+        ),
     ]
     for below, name, change in steps:
         rung = load_protocol(name)
         assert rung.test_hash == load_protocol("cpu").test_hash and _differences(load_protocol(below), rung) == change
-    for below, name in (("ladder-6-flip", "ladder-6-lesions"), ("ladder2-4-epochs24", "ladder2-5-lesions")):
+    for below, name in (("ladder-6-flip", "ladder-6-lesions"), ("ladder2-5-grid", "ladder2-6-lesions")):
         lesions = _differences(load_protocol(below), load_protocol(name))
         assert set(lesions) == {"post"} and lesions["post"]["lesion_search"] is True  # scores the weights below
-    same = _differences(load_protocol("ladder-6-lesions"), load_protocol("ladder2-5-lesions"))
-    assert "post" not in same  # the same stage as the first ladder's
+    same = _differences(load_protocol("ladder-6-lesions"), load_protocol("ladder2-6-lesions"))
+    assert not any(key.startswith("lesion_") for key in same["post"])  # the same stage as the first ladder's
 
 
 def test_each_ladder_rung_adds_one_change_to_the_rung_below_under_the_cpu_test() -> None:
