@@ -30,6 +30,15 @@ merge lesions "$runs"/ctich-1.0.0__ladder-6-lesions-9c02c536__resunet__b21c88f2b
 merge cpu-finals "$runs"/ctich-1.0.0__cpu-48ff44c6__{unet,resunet,nnunet-2d}__*
 merge cpu-unet "$runs"/ctich-1.0.0__cpu-48ff44c6__unet__*
 merge ladder-unet-6 "$runs"/ctich-1.0.0__ladder-6-flip-6aaab273__unet__*
+# The second ladder (resunet, issue 45): rung 0 is resunet's 3-seed cpu row, then each ladder2 rung found.
+merge seeds-resunet "$runs"/ctich-1.0.0__cpu-6e109bb3__resunet__*
+ladder2=("$tmp"/seeds-resunet)
+for rung in 1-flip 2-fresh 3-norm 4-epochs24 5-grid 6-lesions; do
+  found=("$runs"/ctich-1.0.0__ladder2-"$rung"-*__resunet__*)
+  [ -e "${found[0]}" ] || continue
+  merge "ladder2-${rung%%-*}" "${found[@]}"
+  ladder2+=("$tmp/ladder2-${rung%%-*}")
+done
 
 ladder=("$tmp"/ladder-{1,2,3,4,5})
 # Every row of the native test's table but resunet's second ladder-6-flip training (the seeds rows first, so
@@ -42,3 +51,5 @@ ichbench report "$tmp"/cpu-unet "${ladder[@]}" "$tmp"/ladder-unet-6 --out "$repo
 ichbench report "$tmp"/cpu-finals "$tmp"/ladder-6 --out "$reports"/ctich-1.0.0__ladder-finals
 # The lesion stage against the same weights without it: a paired test per subject (the ladder table).
 ichbench report "$tmp"/again "$tmp"/lesions --out "$reports"/ctich-1.0.0__lesion-stage
+# The second ladder: each rung against the one below, with its false lesions beside its Dice.
+ichbench report "${ladder2[@]}" --out "$reports"/ctich-1.0.0__ladder2-resunet
