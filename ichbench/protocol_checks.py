@@ -17,6 +17,7 @@ PRECISIONS = ("auto", "bf16", "fp32", "cuda-bf16")
 RESOLUTIONS = ("native", "scaled")
 NEGATIVES = ("once", "epoch")
 NORMALISE = ("none", "scan")
+OBJECTIVES = ("paper", "pooled")
 CHANNELS = ("brain", "bone", "subdural")  # the display windows ichbench.data.inputs computes
 
 
@@ -39,6 +40,10 @@ def validate(source: str, p: Protocol) -> None:
             p.input.normalise == "none" or not p.post.brain_mask,
             "[post] brain_mask reads the brain window of channel 0, which [input] normalise = 'scan' changes: "
             "use one of them",
+        ),
+        (
+            p.post.threshold_objective in OBJECTIVES,
+            f"[post] threshold_objective must be one of {', '.join(OBJECTIVES)}, got {p.post.threshold_objective!r}",
         ),
         (
             p.windows.negatives in NEGATIVES,

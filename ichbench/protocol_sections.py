@@ -126,6 +126,10 @@ class Post:
     threshold: float = 0.9
     threshold_search: bool = False
     threshold_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    # What the threshold search maximises on the validation subjects: the paper's per-subject Jaccard over
+    # slices with hemorrhage ("paper"), or one Jaccard pooled over all their slices ("pooled"), where false
+    # positives on healthy slices count (ichbench.training.validation).
+    threshold_objective: str = "paper"
     weighting: str = "mean"
     close: int = 10
     open: int = 5
@@ -208,6 +212,7 @@ ADDED_LATER_KEYS = (
     ("input", "normalise"),
     ("metrics", "resolution"),
     ("post", "flip"),
+    ("post", "threshold_objective"),
     ("post", "lesion_min_area"),
     ("post", "lesion_min_max_prob"),
     ("post", "lesion_min_mean_prob"),

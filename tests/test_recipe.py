@@ -163,10 +163,10 @@ def test_the_second_ladder_and_the_lesion_rung_each_add_one_change() -> None:
     for below, name, change in steps:
         rung = load_protocol(name)
         assert rung.test_hash == load_protocol("cpu").test_hash and _differences(load_protocol(below), rung) == change
-    for below, name in (("ladder-6-flip", "ladder-6-lesions"), ("ladder2-5-grid", "ladder2-6-lesions")):
+    for below, name in (("ladder-6-flip", "ladder-6-lesions"), ("ladder2-6-pooled", "ladder2-7-lesions")):
         lesions = _differences(load_protocol(below), load_protocol(name))
         assert set(lesions) == {"post"} and lesions["post"]["lesion_search"] is True  # scores the weights below
-    same = _differences(load_protocol("ladder-6-lesions"), load_protocol("ladder2-6-lesions"))
+    same = _differences(load_protocol("ladder-6-lesions"), load_protocol("ladder2-7-lesions"))
     assert not any(key.startswith("lesion_") for key in same["post"])  # the same stage as the first ladder's
 
 

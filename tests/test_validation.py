@@ -120,3 +120,39 @@ def test_the_progress_line_names_the_monitor_of_the_select_rule(caplog: pytest.L
         reporter.epoch_done("unet/fold0", {"epoch": 0, "train_loss": 0.5, "val_jaccard_loss": 0.75})
         reporter.epoch_done("unet/fold0", {"epoch": 1, "train_loss": 0.4, "val_jaccard": 0.25})
     assert "val J loss 0.750" in caplog.text and "val J 0.250" in caplog.text
+
+
+class Brightness(torch.nn.Module):
+    """The input's grey level as the probability (logit of x), so a bright pixel is a confident one."""
+
+    morphology = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.logit(x[:, :1].clamp(1e-4, 1 - 1e-4))
+
+
+def test_the_pooled_threshold_objective_pays_for_false_positives_on_healthy_scans() -> None:
+    """A bleed at grey 200 (p 0.78) and, in a hemorrhage-free subject, a 10 x 10 patch at 150 (p 0.59):
+    by hand, the paper's Jaccard is 1 at both thresholds (ties go low: 0.5), the pooled one 100 / 200 at 0.5
+    and 1 at 0.7."""
+    from ichbench.protocol import parse_protocol
+    from ichbench.training.validation import best_point, validate_slices
+
+    def subject(sid: str, value: int, bleed: bool) -> Subject:
+        image = np.zeros((1, 32, 32), np.uint8)
+        image[0, 5:15, 5:15] = value
+        mask = (image > 0).astype(np.uint8) if bleed else np.zeros_like(image)
+        return Subject(sid, image, mask, np.zeros((1, len(LABELS)), np.uint8), np.array([1]))
+
+    subjects = [subject("sick", 200, True), subject("healthy", 150, False)]
+    text = "name = 'v'\n[windows]\nsize = 32\nstride = 32\n[post]\nthreshold_grid = [0.5, 0.7]\nclose = 0\nopen = 0\n"
+    paper = parse_protocol(text, "v.toml")
+    pooled = parse_protocol(text + "threshold_objective = 'pooled'\n", "v.toml")
+    _, _, curve = validate_slices(Brightness(), subjects, paper, torch.device("cpu"))
+    assert [c["jaccard"] for c in curve] == [1.0, 1.0] and "pooled_jaccard" not in curve[0]
+    assert best_point(curve)["threshold"] == 0.5
+    _, _, curve = validate_slices(Brightness(), subjects, pooled, torch.device("cpu"))
+    assert [c["jaccard"] for c in curve] == [1.0, 1.0]  # the paper's points are unchanged
+    assert [c["pooled_jaccard"] for c in curve] == [0.5, 1.0]
+    assert [c["pooled_dice"] for c in curve] == [pytest.approx(200 / 300), 1.0]
+    assert best_point(curve, "pooled")["threshold"] == 0.7 and best_point(curve)["threshold"] == 0.5

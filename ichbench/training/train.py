@@ -168,12 +168,12 @@ def _kept(
     precision: str,
 ) -> Trained:
     """The kept epoch's model with its threshold: the grid point of its validation curve under threshold_search."""
-    if on_windows(protocol.training.select):
+    if on_windows(protocol.training.select) or not curve:
         # The curve (for threshold_search and the report) is computed once, for the kept epoch.
         curve = validate_slices(model, val, protocol, device, precision)[2]
     threshold = protocol.post.threshold
     if protocol.post.threshold_search and curve:
-        threshold = best_point(curve)["threshold"]
+        threshold = best_point(curve, protocol.post.threshold_objective)["threshold"]
     return Trained(model, epoch, threshold, history, curve=curve)
 
 
@@ -187,7 +187,8 @@ def _reused(
     done = read_result(source)
     if done is None:
         raise RunError(f"{source}: the job has no result (benchmark.reuse checks it before)")
-    kept = _kept(model, done.best_epoch, done.history, done.threshold_curve, val, protocol, device, precision)
+    # No curve handed on: the grid or its objective may differ from the source's, so it is computed again.
+    kept = _kept(model, done.best_epoch, done.history, [], val, protocol, device, precision)
     sha = recorded_sha256(source / BEST)
     kept.weights_from = {"sha256": sha, "code": done.code, "device_name": done.device_name}
     return kept

@@ -12,6 +12,11 @@
   epoch (as under `val_soft_jaccard`) for the training curves; they choose nothing. For short runs
   whose validation loss is still falling, where picking an epoch on a few validation subjects mostly
   picks noise.
+
+The threshold search ([post] threshold_search) picks the grid threshold of the highest validation
+Jaccard: the paper's per-subject Jaccard over slices with hemorrhage (`threshold_objective = "paper"`,
+blind to false positives on healthy slices and in hemorrhage-free subjects), or one Jaccard pooled over
+every pixel of every validation slice (`"pooled"`), where those false positives count.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch.nn.functional as F
 
 from ichbench.data.dataset import Subject
 from ichbench.data.inputs import subject_input
-from ichbench.evaluation.metrics import counts_at, paper_scores
+from ichbench.evaluation.metrics import counts_at, dice, jaccard, paper_scores
 from ichbench.inference.infer import autocast, threshold_counts, to_input, window_probs
 from ichbench.models.contract import uses_morphology
 from ichbench.protocol import Protocol
@@ -63,7 +68,7 @@ def validate_epoch(
         bce, soft = validate_windows(model, windows, protocol.training.batch_size, device, precision)
         return EpochScore({"val_loss": bce, "val_jaccard_loss": soft}, -soft)
     loss, jaccard, curve = validate_slices(model, val, protocol, device, precision)
-    tuned = best_point(curve)
+    tuned = best_point(curve, protocol.post.threshold_objective)
     fields = {
         "val_loss": loss,
         "val_jaccard": jaccard,
@@ -98,15 +103,18 @@ def validate_slices(
     model, subjects: list[Subject], protocol: Protocol, device: torch.device, precision: str = "fp32"
 ) -> tuple:
     """Mean window BCE, mean per-subject paper Jaccard at the protocol threshold, and the Dice/Jaccard
-    curve against the grid thresholds, over every slice of the validation subjects."""
+    curve against the grid thresholds, over every slice of the validation subjects (with
+    `threshold_objective = "pooled"`, each point also carries the pooled Dice and Jaccard)."""
     grid = [*protocol.post.threshold_grid, protocol.post.threshold]
-    losses, sick = [], []
+    pooled = protocol.post.threshold_objective == "pooled"
+    losses, sick, healthy = [], [], []
     for s in subjects:
         probs, corners = window_probs(model, subject_input(s, protocol.input), protocol, device, precision)
         losses.append(_window_bce(probs, s.mask, corners, protocol.windows.size))
         truth, size = s.truth(protocol.metrics.native), s.mask.shape[1:]  # scored as the test scores
-        if truth.any():  # every threshold's counts from one read of the windows
-            sick.append(threshold_counts(probs, corners, truth, protocol, grid, uses_morphology(model), size))
+        if truth.any() or pooled:  # every threshold's counts from one read of the windows
+            counts = threshold_counts(probs, corners, truth, protocol, grid, uses_morphology(model), size)
+            (sick if truth.any() else healthy).append(counts)
     loss = float(np.mean(losses)) if losses else math.nan
     if not sick:
         return loss, math.nan, []
@@ -115,14 +123,20 @@ def validate_slices(
     curve = [
         {"threshold": float(t), "dice": float(d), "jaccard": float(jac)} for t, (d, jac) in zip(grid[:-1], scores[:-1])
     ]
+    if pooled:
+        tp, fp, fn, _ = np.concatenate(sick + healthy).sum(0).T  # (T,) pixel sums over every slice
+        for j, point in enumerate(curve):
+            point |= {"pooled_dice": dice(tp[j], fp[j], fn[j]), "pooled_jaccard": jaccard(tp[j], fp[j], fn[j])}
     return loss, float(scores[-1][1]), curve
 
 
-def best_point(curve: list[dict]) -> dict:
-    """The grid point with the highest validation Jaccard (the lower threshold on ties)."""
+def best_point(curve: list[dict], objective: str = "paper") -> dict:
+    """The grid point with the highest validation Jaccard under the threshold objective, "paper" or
+    "pooled" (the lower threshold on ties)."""
     if not curve:
         return {"threshold": math.nan, "jaccard": math.nan}
-    return max(curve, key=lambda c: (c["jaccard"], -c["threshold"]))
+    key = "pooled_jaccard" if objective == "pooled" else "jaccard"
+    return max(curve, key=lambda c: (c[key], -c["threshold"]))
 
 
 def _window_bce(probs: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int) -> float:
