@@ -91,7 +91,14 @@ def training_windows(
                 pool.slots.append(np.arange(len(picked), len(picked) + len(negative)))
                 pool.corners.append(grid(subject.image.shape[1:], size, stride).astype(np.int64))
                 picked.extend((subject, int(z)) for z in negative)
-    inputs = {id(s): subject_input(s, spec) for s in subjects}  # once per scan: normalise sees the whole scan
+    wanted: dict[int, list[int]] = {}
+    for s, z in picked:
+        wanted.setdefault(id(s), []).append(z)
+    # One input per scan, of its picked slices only: normalise sees the whole scan once, and 2.5-D stacks
+    # are not built for slices no window uses.
+    inputs = {
+        id(s): dict(zip(wanted[id(s)], subject_input(s, spec, wanted[id(s)]))) for s in subjects if id(s) in wanted
+    }
     images, masks = _stack([(inputs[id(s)][z], s.mask[z]) for s, z in picked])
     index = np.array(rows, np.int64).reshape(-1, 3)
     shapes = np.array([s.mask.shape[1:] for s, _ in picked], np.int64).reshape(-1, 2)
